@@ -1,0 +1,73 @@
+"""Shared fixtures: a clean environment, a temp database, and the sample sites on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tracker.config import Config, load_config
+from tracker.demo.server import SiteServer, site_root
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No TRACKER_* variable leaks in, and no test reads a tracker.toml from the checkout."""
+    for name in list(os.environ):
+        if name.startswith("TRACKER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def fixture_path(*parts: str) -> Path:
+    """A file under tests/fixtures; a missing one fails loudly."""
+    path = FIXTURES.joinpath(*parts)
+    if not path.exists():
+        raise FileNotFoundError(f"test fixture missing: {path}")
+    return path
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "tracker.db"
+
+
+@pytest.fixture
+def site() -> Iterator[SiteServer]:
+    """The bundled sample sites (a copy of shared/samples/site) served on 127.0.0.1."""
+    with SiteServer(site_root()) as server:
+        yield server
+
+
+FAST_FETCH = {"host_delay": 0.0, "retries": 1, "backoff": 0.01, "timeout": 5.0}
+
+
+def make_config(db_path: Path, sources: dict[str, dict[str, Any]], fetch: dict[str, Any] | None = None,
+                only: bool = True) -> Config:
+    """A config with fast fetch settings; with `only`, the built-in sources not named are disabled."""
+    srcs: dict[str, dict[str, Any]] = {}
+    if only:
+        for name in ("mofcom", "whitehouse", "federalregister", "usgs"):
+            if name not in sources:
+                srcs[name] = {"enabled": False}
+    srcs.update(sources)
+    return load_config(None, use_user_config=False, db_path=db_path,
+                       overrides={"fetch": {**FAST_FETCH, **(fetch or {})}, "sources": srcs})
+
+
+def site_config(site: SiteServer, db_path: Path, **extra: Any) -> Config:
+    """All four built-in sources pointed at the sample site (USGS at its 2018 list)."""
+    base = site.base_url
+    site.aliases.setdefault("/usgs/list.html", site_root() / "usgs/2018/critical-minerals-list.html")
+    return make_config(db_path, {
+        "mofcom": {"url": f"{base}/mofcom/zwgk/zcfb/index.html"},
+        "whitehouse": {"urls": [f"{base}/whitehouse/presidential-actions/feed/",
+                                f"{base}/whitehouse/briefings-statements/feed/"]},
+        "federalregister": {"url": f"{base}/federalregister/api/v1/documents.json"},
+        "usgs": {"url": f"{base}/usgs/list.html"},
+    }, **extra)

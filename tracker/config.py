@@ -1,0 +1,340 @@
+"""Configuration: `tracker.toml` parsed once into frozen dataclasses; every error names file and key."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tracker import __version__
+from tracker.errors import ConfigError
+
+DEFAULTS_NAME = "defaults.toml"
+ENV_CONFIG = "TRACKER_CONFIG"
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """How politely and how far the fetchers go."""
+
+    user_agent: str = f"minerals-tracker/{__version__}"
+    timeout: float = 20.0
+    retries: int = 2
+    backoff: float = 2.0
+    host_delay: float = 1.0
+    max_bytes: int = 10_000_000
+    max_redirects: int = 5
+    workers: int = 4
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One configured source: the keys every kind shares, plus the kind's own settings."""
+
+    name: str
+    kind: str
+    urls: tuple[str, ...]
+    interval: int = 6 * 3600
+    enabled: bool = True
+    timeout: float | None = None
+    max_pages: int = 3
+    recheck: bool = True
+    language: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    settings: Any = None
+
+    @property
+    def hosts(self) -> frozenset[str]:
+        """Hosts this source may request: those of its URLs plus `allowed_hosts`."""
+        found = {urlsplit(u).hostname or "" for u in self.urls}
+        return frozenset(h.lower() for h in (found | set(self.allowed_hosts)) if h)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, as the library uses it."""
+
+    path: Path | None
+    db_path: Path
+    timezone: str = "UTC"
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    sources: Mapping[str, SourceConfig] = field(default_factory=dict)
+
+    def source(self, name: str) -> SourceConfig:
+        """The source called `name`, or an UnknownSourceError suggesting the closest names."""
+        from tracker.errors import UnknownSourceError
+
+        if name not in self.sources:
+            close = difflib.get_close_matches(name, list(self.sources), n=3)
+            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+            known = ", ".join(sorted(self.sources)) or "none"
+            raise UnknownSourceError(f"unknown source {name!r}{hint}; configured: {known}")
+        return self.sources[name]
+
+
+COMMON_SOURCE_KEYS = {f.name for f in dataclasses.fields(SourceConfig)} - {"name", "settings"} | {
+    "url"
+}
+TOP_LEVEL_KEYS = {"database", "fetch", "sources", "timezone"}
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
+    """The config file to read: --config, else $TRACKER_CONFIG, else ./tracker.toml if present."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(ENV_CONFIG)
+    if env:
+        return Path(env)
+    local = Path("tracker.toml")
+    return local if local.is_file() else None
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    db_path: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    use_user_config: bool = True,
+) -> Config:
+    """Read the built-in defaults, then the user's file (if any), then `overrides` (a dict shaped
+    like the TOML), into a validated Config."""
+    defaults_text = resources.files("tracker").joinpath(DEFAULTS_NAME).read_text("utf-8")
+    defaults = tomllib.loads(defaults_text)
+    cfg_path = find_config_path(path) if use_user_config else None
+    user: dict[str, Any] = {}
+    file_label = str(cfg_path) if cfg_path else "<defaults>"
+    if cfg_path is not None:
+        try:
+            user = tomllib.loads(cfg_path.read_text("utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("config file not found", file=str(cfg_path)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file: {exc}", file=str(cfg_path)) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"invalid TOML: {exc}", file=str(cfg_path)) from None
+    merged = _merge(defaults, user, file_label)
+    if overrides:
+        merged = _merge(merged, dict(overrides), "<overrides>")
+    return _build(merged, file_label, cfg_path, db_path)
+
+
+def _merge(base: dict[str, Any], user: dict[str, Any], file: str) -> dict[str, Any]:
+    unknown = set(user) - TOP_LEVEL_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ConfigError(f"unknown key{_suggest(key, TOP_LEVEL_KEYS)}", file=file, key=key)
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for k, v in user.items():
+        if k == "sources":
+            if not isinstance(v, dict):
+                raise ConfigError("must be a table of [sources.NAME]", file=file, key="sources")
+            srcs = {n: dict(s) for n, s in out.get("sources", {}).items()}
+            for name, table in v.items():
+                if not isinstance(table, dict):
+                    raise ConfigError("must be a table", file=file, key=f"sources.{name}")
+                cur = srcs.get(name, {})
+                if "url" in table or "urls" in table:
+                    cur.pop("url", None)
+                    cur.pop("urls", None)
+                if "kind" in table and table["kind"] != cur.get("kind", table["kind"]):
+                    cur = {}  # a different kind shares nothing with the built-in source
+                cur.update(table)
+                cur["__file__"] = file
+                srcs[name] = cur
+            out["sources"] = srcs
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = {**out[k], **v, "__file__": file}
+        else:
+            out[k] = v
+    return out
+
+
+def _build(
+    data: dict[str, Any], file: str, cfg_path: Path | None, db_override: Any
+) -> Config:
+    from tracker.sources import get_kind  # late: source kinds import config types
+
+    db = data.get("database", {})
+    db_file = db.pop("__file__", file)
+    _check_keys(db, {"path"}, db_file, "database")
+    db_path = Path(db_override) if db_override else Path(_coerce(db.get("path", "tracker.db"), str, db_file, "database.path"))
+
+    fetch_raw = dict(data.get("fetch", {}))
+    fetch_file = fetch_raw.pop("__file__", file)
+    fetch = _dataclass_from(FetchSettings, fetch_raw, fetch_file, "fetch")
+    fetch = dataclasses.replace(fetch, user_agent=fetch.user_agent.replace("{version}", __version__))
+    for key in ("timeout", "backoff", "host_delay"):
+        if getattr(fetch, key) < 0:
+            raise ConfigError("must not be negative", file=fetch_file, key=f"fetch.{key}")
+    for key in ("max_bytes", "workers"):
+        if getattr(fetch, key) < 1:
+            raise ConfigError("must be at least 1", file=fetch_file, key=f"fetch.{key}")
+
+    tz = _coerce(data.get("timezone", "UTC"), str, file, "timezone")
+    _check_timezone(tz, file)
+
+    sources: dict[str, SourceConfig] = {}
+    for name, raw in data.get("sources", {}).items():
+        raw = dict(raw)
+        sfile = raw.pop("__file__", "<defaults>")
+        prefix = f"sources.{name}"
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            raise ConfigError("source names use letters, digits, '-', '_' and '.'", file=sfile, key=prefix)
+        if "kind" not in raw:
+            raise ConfigError("missing key 'kind'", file=sfile, key=prefix)
+        kind_name = _coerce(raw.pop("kind"), str, sfile, f"{prefix}.kind")
+        try:
+            kind_cls = get_kind(kind_name)
+        except KeyError as exc:
+            raise ConfigError(str(exc.args[0]), file=sfile, key=f"{prefix}.kind") from None
+        urls: tuple[str, ...]
+        if "url" in raw and "urls" in raw:
+            raise ConfigError("give either 'url' or 'urls', not both", file=sfile, key=prefix)
+        if "url" in raw:
+            urls = (_coerce(raw.pop("url"), str, sfile, f"{prefix}.url"),)
+        elif "urls" in raw:
+            urls = _coerce(raw.pop("urls"), tuple[str, ...], sfile, f"{prefix}.urls")
+        else:
+            raise ConfigError("missing key 'url' (or 'urls')", file=sfile, key=prefix)
+        if not urls:
+            raise ConfigError("needs at least one URL", file=sfile, key=f"{prefix}.urls")
+        for u in urls:
+            parts = urlsplit(u)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"not an http(s) URL: {u!r}", file=sfile, key=f"{prefix}.url")
+        common: dict[str, Any] = {}
+        settings_fields = {f.name for f in dataclasses.fields(kind_cls.Settings)}
+        kind_raw: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in COMMON_SOURCE_KEYS:
+                common[key] = value
+            elif key in settings_fields:
+                kind_raw[key] = value
+            else:
+                allowed = COMMON_SOURCE_KEYS | settings_fields
+                raise ConfigError(
+                    f"unknown key for kind {kind_name!r}{_suggest(key, allowed)}",
+                    file=sfile,
+                    key=f"{prefix}.{key}",
+                )
+        if "interval" in common:
+            common["interval"] = parse_interval(common["interval"], sfile, f"{prefix}.interval")
+        settings = _dataclass_from(kind_cls.Settings, kind_raw, sfile, prefix)
+        sc = _dataclass_from(
+            SourceConfig,
+            {**common, "name": name, "kind": kind_name, "urls": urls},
+            sfile,
+            prefix,
+        )
+        if sc.max_pages < 1:
+            raise ConfigError("must be at least 1", file=sfile, key=f"{prefix}.max_pages")
+        sc = dataclasses.replace(sc, settings=settings)
+        kind_cls.validate(sc, sfile)
+        sources[name] = sc
+    return Config(path=cfg_path, db_path=db_path, timezone=tz, fetch=fetch, sources=sources)
+
+
+def _check_timezone(tz: str, file: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {tz!r}", file=file, key="timezone") from None
+
+
+def _check_keys(table: Mapping[str, Any], allowed: set[str], file: str, prefix: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"unknown key{_suggest(key, allowed)}", file=file, key=f"{prefix}.{key}")
+
+
+def _suggest(key: str, allowed: set[str] | frozenset[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+_T = typing.TypeVar("_T")
+
+
+def _dataclass_from(cls: type[_T], raw: Mapping[str, Any], file: str, prefix: str) -> _T:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in names:
+            raise ConfigError(f"unknown key{_suggest(key, names)}", file=file, key=f"{prefix}.{key}")
+        values[key] = _coerce(value, hints[key], file, f"{prefix}.{key}")
+    return cls(**values)
+
+
+def _coerce(value: Any, typ: Any, file: str, key: str) -> Any:
+    """Check `value` against a simple type (str, int, float, bool, tuple[str, ...], X | None)."""
+    origin = typing.get_origin(typ)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(typ)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, file, key)
+            except ConfigError as exc:
+                errors.append(exc.message)
+        raise ConfigError(errors[0] if errors else "invalid value", file=file, key=key)
+    if typ is Any:
+        return value
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"expected a list of strings, got {value!r}", file=file, key=key)
+        (inner, _ellipsis) = typing.get_args(typ)
+        return tuple(_coerce(v, inner, file, key) for v in value)
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"expected true or false, got {value!r}", file=file, key=key)
+        return value
+    if typ is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"expected a whole number, got {value!r}", file=file, key=key)
+        return value
+    if typ is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"expected a number, got {value!r}", file=file, key=key)
+        return float(value)
+    if typ is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"expected a string, got {value!r}", file=file, key=key)
+        return value
+    raise ConfigError(f"unsupported setting type {typ!r}", file=file, key=key)
+
+
+_INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+
+
+def parse_interval(value: Any, file: str, key: str) -> int:
+    """'90s', '30m', '6h', '1d' or a number of seconds, as seconds (at least 60)."""
+    if isinstance(value, bool):
+        raise ConfigError(f"expected a duration like '30m' or '6h', got {value!r}", file=file, key=key)
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _INTERVAL.match(value)):
+        seconds = float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    else:
+        raise ConfigError(f"expected a duration like '30m' or '6h', got {value!r}", file=file, key=key)
+    if seconds < 60:
+        raise ConfigError("must be at least one minute", file=file, key=key)
+    return int(seconds)

@@ -1,0 +1,76 @@
+"""The exceptions minerals-tracker raises; each carries the context a user needs to act.
+
+    TrackerError                      anything the CLI turns into one line and a non-zero exit
+    ├── ConfigError                   a bad config file, key or value (file, key)
+    ├── UnknownSourceError            a source name that is not configured
+    ├── InputError                    an unreadable or unusable input file (path)
+    ├── StoreError                    the database cannot be opened or used (path)
+    ├── Interrupted                   a run stopped (Ctrl-C, SIGTERM) between two documents
+    └── SourceError                   a source could not be read (source, url)
+        ├── FetchError                transport: refused, timeout, HTTP error, oversized, off-host
+        └── ParseError                the response is not what the source kind expects
+            └── LayoutChangedError    a list that had items now yields none
+"""
+
+from __future__ import annotations
+
+
+class TrackerError(Exception):
+    """Base of every error minerals-tracker raises on purpose."""
+
+
+class ConfigError(TrackerError):
+    """A configuration problem, located by file and key."""
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None):
+        self.file = file
+        self.key = key
+        self.message = message
+        where = ":".join(p for p in (file, key) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class UnknownSourceError(TrackerError):
+    """A source name that the configuration does not define."""
+
+
+class InputError(TrackerError):
+    """An input file that cannot be read or parsed."""
+
+
+class StoreError(TrackerError):
+    """The database cannot be opened or written."""
+
+
+class Interrupted(TrackerError):
+    """A run was asked to stop; it stopped between two documents, leaving nothing half-stored."""
+
+
+class SourceError(TrackerError):
+    """A source could not be read; recorded as a failed run, never as 'no news'."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        url: str | None = None,
+        status: int | None = None,
+    ):
+        self.message = message
+        self.source = source
+        self.url = url
+        self.status = status
+        super().__init__(f"{url}: {message}" if url else message)
+
+
+class FetchError(SourceError):
+    """The HTTP exchange failed: connection, timeout, HTTP status, size cap or host policy."""
+
+
+class ParseError(SourceError):
+    """The response arrived but is not what the source kind expects."""
+
+
+class LayoutChangedError(ParseError):
+    """A list page or feed that used to yield items yields none: its layout probably changed."""

@@ -1,0 +1,266 @@
+"""What every source kind shares: the registry, the settings hook, and the paged-list run loop."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import threading
+
+from tracker.errors import ConfigError, FetchError, InputError, Interrupted, LayoutChangedError, SourceError
+from tracker.http import HttpClient, Response, host_of
+from tracker.models import Document, RunStats
+
+if TYPE_CHECKING:
+    from tracker.config import SourceConfig
+    from tracker.store import Store
+
+log = logging.getLogger(__name__)
+
+KINDS: dict[str, type[SourceKind]] = {}
+
+Progress = Callable[[str, int, RunStats], None]  # (source name, page number, stats so far)
+
+
+@dataclass(frozen=True)
+class NoSettings:
+    """This kind has no settings of its own."""
+
+
+@dataclass
+class Item:
+    """One entry of a list page or feed: where it leads and, for feeds and APIs, the document itself."""
+
+    url: str
+    title: str = ""
+    published: date | None = None
+    document: Document | None = None
+    keys: list[str] = field(default_factory=list)
+    follow: bool = False  # the document needs its detail page (feeds without a body)
+    response: Response | None = None  # the detail page, once fetched
+
+
+@dataclass
+class Page:
+    """One parsed list page: its items and the URL of the next (older) page, if any."""
+
+    items: list[Item]
+    next_url: str | None = None
+
+
+class SourceKind:
+    """A kind of source. Subclasses set `kind` and register themselves; their docstring is the
+    help text `tracker sources --kinds` prints."""
+
+    kind: ClassVar[str] = ""
+    Settings: ClassVar[type] = NoSettings
+    language: ClassVar[str] = "en"
+    # a list page that yields no items is a broken layout even on the first run
+    empty_list_is_failure: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if cls.kind:
+            KINDS[cls.kind] = cls
+
+    def __init__(self, config: SourceConfig, http: HttpClient | None, store: Store):
+        self.config = config
+        self.settings: Any = config.settings
+        self.http = http
+        self.store = store
+        self.name = config.name
+        self.stop: threading.Event | None = None  # set by the runner to stop between documents
+
+    def check_stop(self) -> None:
+        """Raise Interrupted when the run was asked to stop."""
+        if self.stop is not None and self.stop.is_set():
+            raise Interrupted(f"{self.name}: stopped")
+
+    @classmethod
+    def validate(cls, config: SourceConfig, file: str) -> None:
+        """Check settings that depend on each other; raise ConfigError naming the key."""
+
+    @classmethod
+    def help(cls) -> str:
+        """First paragraph of the docstring."""
+        return (cls.__doc__ or "").strip().split("\n\n")[0]
+
+    # --- helpers for subclasses ----------------------------------------------------------------
+
+    def get(self, url: str, *, conditional: bool = False, ok_statuses: tuple[int, ...] = ()) -> Response:
+        """GET within this source's hosts, with its timeout; conditional on stored validators."""
+        assert self.http is not None, "this source was opened for parsing files only"
+        entry = self.store.cache_entry(url) if conditional else None
+        return self.http.get(
+            url,
+            allowed_hosts=self.config.hosts,
+            etag=entry.etag if entry else None,
+            last_modified=entry.last_modified if entry else None,
+            timeout=self.config.timeout,
+            ok_statuses=ok_statuses,
+        )
+
+    def unchanged_body(self, url: str, resp: Response) -> bool:
+        """True when a server without validators sent exactly the body we processed last time."""
+        from tracker.models import sha256
+
+        entry = self.store.cache_entry(url)
+        return entry is not None and entry.content_hash == sha256(resp.content)
+
+    def on_host(self, url: str) -> bool:
+        """Links are followed only on the source's own hosts."""
+        return host_of(url) in self.config.hosts
+
+    def lang(self, text: str) -> str:
+        """The configured language, else the kind's, else a guess from the text."""
+        from tracker.textutil import detect_language
+
+        return self.config.language or self.language or detect_language(text)
+
+    # --- what subclasses provide ---------------------------------------------------------------
+
+    def run(self, stats: RunStats, *, mode: str, until: date | None, progress: Progress | None) -> None:
+        """Fetch everything new into the store, counting into `stats`; raise SourceError to fail."""
+        raise NotImplementedError
+
+    def parse_file(self, content: bytes, url: str, content_type: str | None = None) -> list[Document]:
+        """Documents held in a local file (an archived page, a saved feed), for `tracker ingest`."""
+        raise InputError(f"sources of kind {self.kind!r} cannot ingest files")
+
+    def after_store(self, doc: Document, doc_id: int, outcome: str) -> None:
+        """Hook run after each document was stored (the list kind diffs versions here)."""
+
+
+class ListSource(SourceKind):
+    """A source read as pages of items (a list page, a feed, an API), newest first.
+
+    `fetch` reads the first page with a conditional GET and goes on to older pages only while every
+    item on a page was new (up to `max_pages`); `backfill` walks on to the end, or to `until`."""
+
+    def parse_page(self, resp: Response, url: str, page_no: int) -> Page:
+        """Items of one page."""
+        raise NotImplementedError
+
+    def fetch_document(self, item: Item) -> Document | None:
+        """The document an item leads to; None when the item cannot be followed (off-host)."""
+        return item.document
+
+    def next_page_url(self, page: Page, url: str, page_no: int, mode: str) -> str | None:
+        """The URL of the page after `url` (default: what the page itself links to)."""
+        return page.next_url
+
+    def run(self, stats: RunStats, *, mode: str, until: date | None, progress: Progress | None) -> None:
+        for start in self.config.urls:
+            self._run_from(start, stats, mode=mode, until=until, progress=progress)
+        if stats.item_errors:
+            stats.status = "failed"
+
+    def _run_from(
+        self, start: str, stats: RunStats, *, mode: str, until: date | None, progress: Progress | None
+    ) -> None:
+        url: str | None = start
+        page_no = 0
+        while url:
+            page_no += 1
+            resp = self.get(url, conditional=(page_no == 1), ok_statuses=(404,) if page_no > 1 else ())
+            stats.http_status = stats.http_status or resp.status
+            if resp.not_modified or (page_no == 1 and mode == "fetch" and self.unchanged_body(url, resp)):
+                stats.not_modified += 1
+                return
+            if resp.status == 404:  # a page past the end (WordPress ?paged=N)
+                return
+            page = self.parse_page(resp, url, page_no)
+            stats.pages += 1
+            if not page.items and page_no == 1:
+                self._check_empty(url)
+            all_new, reached_until = self._store_items(page, stats, mode=mode, until=until)
+            if progress:
+                progress(self.name, page_no, stats)
+            if page_no == 1 and not stats.item_errors:
+                self.store.save_cache_entry(url, resp.etag, resp.last_modified, resp.content)
+            nxt = self.next_page_url(page, url, page_no, mode) if page.items else None
+            if nxt and not self.on_host(nxt):
+                log.warning("%s: next-page link to another host ignored: %s", self.name, nxt)
+                nxt = None
+            if reached_until:
+                return
+            if mode == "fetch" and (not all_new or page_no >= self.config.max_pages):
+                return
+            url = nxt
+
+    def _check_empty(self, url: str) -> None:
+        state = self.store.source_state(self.name)
+        had_items = bool(state and state["max_items_seen"])
+        if had_items or self.empty_list_is_failure:
+            why = "it had items before" if had_items else "its item selector matched nothing"
+            raise LayoutChangedError(f"the list yields no items ({why}): its layout may have changed", url=url)
+
+    def _store_items(self, page: Page, stats: RunStats, *, mode: str, until: date | None) -> tuple[bool, bool]:
+        all_new = True
+        for item in page.items:
+            self.check_stop()
+            if until and item.published and item.published < until:
+                return all_new, True
+            stats.items_seen += 1
+            if not self.on_host(item.url) and item.document is None:
+                stats.skipped_offhost += 1
+                log.info("%s: link to another host not followed: %s", self.name, item.url)
+                continue
+            known = self.store.url_known(item.url) or any(self.store.key_known(k) for k in item.keys)
+            if known:
+                all_new = False
+                if (item.document is None or item.follow) and not self.config.recheck:
+                    continue
+            try:
+                doc = self.fetch_document(item)
+            except SourceError as exc:
+                stats.item_errors.append(f"{item.url}: {exc.message}")
+                log.warning("%s: %s", self.name, exc)
+                continue
+            if doc is None:
+                stats.not_modified += 1
+                continue
+            outcome, doc_id = self.store.save_document(doc)
+            if item.response is not None:
+                r = item.response
+                self.store.save_cache_entry(item.url, r.etag, r.last_modified, r.content)
+            if outcome == "new":
+                stats.new_documents += 1
+            elif outcome == "updated":
+                stats.updated_documents += 1
+            self.after_store(doc, doc_id, outcome)
+        return all_new, False
+
+    def fetch_detail(self, item: Item, parse: Callable[[Response], Document]) -> Document | None:
+        """GET an item's page (conditionally when it is known) and parse it; None when unchanged."""
+        if not self.on_host(item.url):
+            raise FetchError("link to another host not followed", url=item.url)
+        known = self.store.url_known(item.url)
+        resp = self.get(item.url, conditional=known)
+        if resp.not_modified or (known and self.unchanged_body(item.url, resp)):
+            return None
+        item.response = resp  # its validators are saved once the document is stored
+        return parse(resp)
+
+
+def get_kind(name: str) -> type[SourceKind]:
+    """The source kind registered as `name`; KeyError with the known kinds otherwise."""
+    from tracker import sources  # noqa: F401  (registers the built-in kinds)
+
+    try:
+        return KINDS[name]
+    except KeyError:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(KINDS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise KeyError(f"unknown source kind {name!r}{hint}; kinds: {', '.join(sorted(KINDS))}") from None
+
+
+def require(condition: bool, message: str, file: str, key: str) -> None:
+    """Raise ConfigError(message) at file:key unless `condition`."""
+    if not condition:
+        raise ConfigError(message, file=file, key=key)

@@ -1,0 +1,451 @@
+"""All SQL that writes: the schema (versioned migrations) and the document, run and cache tables."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+from tracker.errors import StoreError
+from tracker.models import Document, ListVersion, RunStats, sha256
+
+migrations = Migrations("minerals-tracker")
+
+
+@migrations(name="0001_documents_runs")
+def _m0001(db: sqlite_utils.Database) -> None:
+    statements = [
+        """CREATE TABLE documents (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            url TEXT NOT NULL,
+            title TEXT NOT NULL,
+            published TEXT,
+            language TEXT,
+            doc_number TEXT,
+            kind TEXT NOT NULL DEFAULT 'announcement',
+            text TEXT NOT NULL DEFAULT '',
+            content_hash TEXT NOT NULL,
+            raw_hash TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1,
+            meta TEXT NOT NULL DEFAULT '{}',
+            first_seen TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_documents_doc_number ON documents(doc_number)",
+        "CREATE INDEX idx_documents_published ON documents(published)",
+        "CREATE INDEX idx_documents_source ON documents(source, published)",
+        """CREATE TABLE document_keys (
+            key TEXT PRIMARY KEY,
+            document_id INTEGER NOT NULL REFERENCES documents(id)
+        )""",
+        """CREATE TABLE document_urls (
+            url TEXT PRIMARY KEY,
+            document_id INTEGER NOT NULL REFERENCES documents(id),
+            source TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            raw_hash TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_document_urls_doc ON document_urls(document_id)",
+        """CREATE TABLE document_versions (
+            id INTEGER PRIMARY KEY,
+            document_id INTEGER NOT NULL REFERENCES documents(id),
+            version INTEGER NOT NULL,
+            url TEXT NOT NULL,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            raw_hash TEXT NOT NULL,
+            fetched_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_document_versions_doc ON document_versions(document_id, version)",
+        """CREATE TABLE http_cache (
+            url TEXT PRIMARY KEY,
+            etag TEXT,
+            last_modified TEXT,
+            content_hash TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE fetch_runs (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,
+            http_status INTEGER,
+            items_seen INTEGER NOT NULL DEFAULT 0,
+            new_documents INTEGER NOT NULL DEFAULT 0,
+            updated_documents INTEGER NOT NULL DEFAULT 0,
+            pages INTEGER NOT NULL DEFAULT 0,
+            requests INTEGER NOT NULL DEFAULT 0,
+            not_modified INTEGER NOT NULL DEFAULT 0,
+            error TEXT
+        )""",
+        "CREATE INDEX idx_fetch_runs_source ON fetch_runs(source, id)",
+        """CREATE TABLE source_state (
+            source TEXT PRIMARY KEY,
+            last_run_at TEXT,
+            last_success TEXT,
+            last_error TEXT,
+            last_error_at TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            last_items_seen INTEGER,
+            max_items_seen INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE list_versions (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            url TEXT NOT NULL,
+            document_id INTEGER REFERENCES documents(id),
+            published TEXT,
+            stated_count INTEGER,
+            items TEXT NOT NULL,
+            items_hash TEXT NOT NULL,
+            fetched_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_list_versions_source ON list_versions(source, url, id)",
+    ]
+    for stmt in statements:
+        db.execute(stmt)
+
+
+def now_iso() -> str:
+    """Current UTC time, ISO 8601 with offset, to the second."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass
+class CacheEntry:
+    """What we know of a URL from its last successful fetch."""
+
+    etag: str | None
+    last_modified: str | None
+    content_hash: str | None
+
+
+class Store:
+    """A connection to the tracker database. Open one per thread; every write is atomic."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                raise StoreError(f"{self.path}: folder {self.path.parent} does not exist")
+            conn = sqlite3.connect(str(self.path), timeout=30)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self.db.enable_wal()
+            migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open database: {exc}") from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """A write transaction, all or nothing. BEGIN IMMEDIATE takes the write lock up front, so
+        concurrent writers wait (busy_timeout) instead of failing on a stale read snapshot."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            name = f"sp_{secrets.token_hex(8)}"
+            conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                conn.execute(f"RELEASE SAVEPOINT {name}")
+                raise
+            conn.execute(f"RELEASE SAVEPOINT {name}")
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- documents -----------------------------------------------------------------------------
+
+    def document_id_for(self, doc: Document) -> int | None:
+        """The stored document this delivery belongs to: by any of its keys, else by URL (unless
+        the document at that URL has another number: a page that now shows a new announcement)."""
+        for key in doc.all_keys:
+            row = self.db.execute("SELECT document_id FROM document_keys WHERE key = ?", [key]).fetchone()
+            if row:
+                return int(row[0])
+        row = self.db.execute(
+            "SELECT u.document_id, d.doc_number FROM document_urls u JOIN documents d ON d.id = u.document_id"
+            " WHERE u.url = ?",
+            [doc.url],
+        ).fetchone()
+        if row is None or (doc.doc_number and row[1] and row[1] != doc.doc_number):
+            return None
+        return int(row[0])
+
+    def url_known(self, url: str) -> bool:
+        """True when a document was already stored from `url`."""
+        return self.db.execute("SELECT 1 FROM document_urls WHERE url = ?", [url]).fetchone() is not None
+
+    def key_known(self, key: str) -> bool:
+        """True when a document with this identifier (document number, guid) is stored."""
+        return self.db.execute("SELECT 1 FROM document_keys WHERE key = ?", [key]).fetchone() is not None
+
+    def save_document(self, doc: Document, fetched_at: str | None = None) -> tuple[str, int]:
+        """Store one delivery of an announcement, atomically. Returns (outcome, document id), the
+        outcome being 'new', 'updated' (the page at this URL changed: a new version is kept),
+        'merged' (a known announcement reached by another URL or source) or 'unchanged'."""
+        now = fetched_at or now_iso()
+        chash = doc.content_hash
+        with self.write():
+            doc_id = self.document_id_for(doc)
+            if doc_id is None:
+                doc_id = self._insert_document(doc, now, chash)
+                outcome = "new"
+            else:
+                outcome = self._update_document(doc_id, doc, now, chash)
+            for key in doc.all_keys:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO document_keys(key, document_id) VALUES (?, ?)", [key, doc_id]
+                )
+        return outcome, doc_id
+
+    def _insert_document(self, doc: Document, now: str, chash: str) -> int:
+        cur = self.db.execute(
+            """INSERT INTO documents(source, url, title, published, language, doc_number, kind, text,
+                   content_hash, raw_hash, version, meta, first_seen, fetched_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)""",
+            [
+                doc.source, doc.url, doc.title, _iso(doc.published), doc.language, doc.doc_number,
+                doc.kind, doc.text, chash, doc.raw_hash, json.dumps(doc.meta, ensure_ascii=False,
+                sort_keys=True, default=str), now, now, now,
+            ],
+        )
+        doc_id = int(cur.lastrowid or 0)
+        self._insert_version(doc_id, 1, doc, chash, now)
+        self._upsert_url(doc_id, doc, chash, now)
+        return doc_id
+
+    def _update_document(self, doc_id: int, doc: Document, now: str, chash: str) -> str:
+        seen = self.db.execute(
+            "SELECT document_id, content_hash FROM document_urls WHERE url = ?", [doc.url]
+        ).fetchone()
+        if seen is not None and seen[0] == doc_id:
+            if seen[1] == chash:
+                self.db.execute("UPDATE document_urls SET last_seen = ? WHERE url = ?", [now, doc.url])
+                return "unchanged"
+            version = self.db.execute("SELECT version FROM documents WHERE id = ?", [doc_id]).fetchone()[0] + 1
+            self._insert_version(doc_id, version, doc, chash, now)
+            self._upsert_url(doc_id, doc, chash, now)
+            self.db.execute(
+                """UPDATE documents SET title = ?, text = ?, content_hash = ?, raw_hash = ?,
+                       version = ?, published = COALESCE(?, published),
+                       doc_number = COALESCE(doc_number, ?), fetched_at = ?, updated_at = ?
+                   WHERE id = ?""",
+                [doc.title, doc.text, chash, doc.raw_hash, version, _iso(doc.published),
+                 doc.doc_number, now, now, doc_id],
+            )
+            return "updated"
+        # the same announcement from another URL or source: keep its text as a version of its own
+        # (nothing is lost) without replacing the document's text
+        known_hashes = {r[0] for r in self.db.execute(
+            "SELECT content_hash FROM document_versions WHERE document_id = ?", [doc_id])}
+        if chash not in known_hashes:
+            version = self.db.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM document_versions WHERE document_id = ?", [doc_id]
+            ).fetchone()[0]
+            self._insert_version(doc_id, version + 1, doc, chash, now)
+        self._upsert_url(doc_id, doc, chash, now)
+        self.db.execute(
+            "UPDATE documents SET doc_number = COALESCE(doc_number, ?), published = COALESCE(published, ?) WHERE id = ?",
+            [doc.doc_number, _iso(doc.published), doc_id],
+        )
+        return "merged" if seen is None else "unchanged"
+
+    def _insert_version(self, doc_id: int, version: int, doc: Document, chash: str, now: str) -> None:
+        self.db.execute(
+            """INSERT INTO document_versions(document_id, version, url, title, text, content_hash,
+                   raw_hash, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [doc_id, version, doc.url, doc.title, doc.text, chash, doc.raw_hash, now],
+        )
+
+    def _upsert_url(self, doc_id: int, doc: Document, chash: str, now: str) -> None:
+        self.db.execute(
+            """INSERT INTO document_urls(url, document_id, source, content_hash, raw_hash, first_seen, last_seen)
+               VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(url) DO UPDATE SET document_id = excluded.document_id,
+                   source = excluded.source, content_hash = excluded.content_hash,
+                   raw_hash = excluded.raw_hash, last_seen = excluded.last_seen""",
+            [doc.url, doc_id, doc.source, chash, doc.raw_hash, now, now],
+        )
+
+    def documents(self, source: str | None = None) -> Iterator[dict[str, Any]]:
+        """Stored documents, oldest issue date first, with `urls` and `sources` they came from."""
+        where, params = ("WHERE d.id IN (SELECT document_id FROM document_urls WHERE source = ?)", [source]) if source else ("", [])
+        sql = f"SELECT d.* FROM documents d {where} ORDER BY d.published, d.id"
+        for row in self.db.query(sql, params):
+            urls = list(self.db.query(
+                "SELECT url, source FROM document_urls WHERE document_id = ? ORDER BY first_seen, url", [row["id"]]))
+            row["meta"] = json.loads(row["meta"])
+            row["urls"] = [u["url"] for u in urls]
+            row["sources"] = sorted({u["source"] for u in urls})
+            yield row
+
+    def versions(self, document_id: int) -> list[dict[str, Any]]:
+        """Every text seen for a document, oldest first."""
+        return list(self.db.query(
+            "SELECT * FROM document_versions WHERE document_id = ? ORDER BY version", [document_id]))
+
+    # --- conditional GET -----------------------------------------------------------------------
+
+    def cache_entry(self, url: str) -> CacheEntry | None:
+        """Validators and body hash from the last complete processing of `url`."""
+        row = self.db.execute(
+            "SELECT etag, last_modified, content_hash FROM http_cache WHERE url = ?", [url]
+        ).fetchone()
+        return CacheEntry(*row) if row else None
+
+    def save_cache_entry(self, url: str, etag: str | None, last_modified: str | None, body: bytes) -> None:
+        """Remember validators once a response was fully processed (never before: a crash must
+        make the next run read it again)."""
+        with self.write():
+            self.db.execute(
+                """INSERT INTO http_cache(url, etag, last_modified, content_hash, updated_at) VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
+                       content_hash = excluded.content_hash, updated_at = excluded.updated_at""",
+                [url, etag, last_modified, sha256(body), now_iso()],
+            )
+
+    # --- runs and source health ----------------------------------------------------------------
+
+    def start_run(self, source: str, mode: str) -> int:
+        """Record that a run began; a crash leaves it 'running' until `close_interrupted_runs`."""
+        with self.write():
+            cur = self.db.execute(
+                "INSERT INTO fetch_runs(source, mode, started_at, status) VALUES (?, ?, ?, 'running')",
+                [source, mode, now_iso()],
+            )
+        return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, stats: RunStats) -> None:
+        """Close a run and update the source's health in one transaction."""
+        now = now_iso()
+        error = stats.error
+        if stats.item_errors and not error:
+            error = f"{len(stats.item_errors)} item(s) failed: " + "; ".join(stats.item_errors[:3])
+        with self.write():
+            self.db.execute(
+                """UPDATE fetch_runs SET finished_at = ?, status = ?, http_status = ?, items_seen = ?,
+                       new_documents = ?, updated_documents = ?, pages = ?, requests = ?, not_modified = ?,
+                       error = ? WHERE id = ?""",
+                [now, stats.status, stats.http_status, stats.items_seen, stats.new_documents,
+                 stats.updated_documents, stats.pages, stats.requests, stats.not_modified, error, run_id],
+            )
+            self.db.execute("INSERT OR IGNORE INTO source_state(source) VALUES (?)", [stats.source])
+            if stats.ok:
+                self.db.execute(
+                    """UPDATE source_state SET last_run_at = ?, last_success = ?, consecutive_failures = 0,
+                           last_items_seen = CASE WHEN ? THEN last_items_seen ELSE ? END,
+                           max_items_seen = MAX(max_items_seen, ?) WHERE source = ?""",
+                    [now, now, stats.not_modified and not stats.items_seen, stats.items_seen,
+                     stats.items_seen, stats.source],
+                )
+            else:
+                self.db.execute(
+                    """UPDATE source_state SET last_run_at = ?, last_error = ?, last_error_at = ?,
+                           consecutive_failures = consecutive_failures + 1, last_items_seen = ?,
+                           max_items_seen = MAX(max_items_seen, ?) WHERE source = ?""",
+                    [now, error, now, stats.items_seen, stats.items_seen, stats.source],
+                )
+
+    def close_interrupted_runs(self) -> int:
+        """Mark runs a crash left 'running' as 'interrupted'; returns how many."""
+        with self.write():
+            cur = self.db.execute(
+                "UPDATE fetch_runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'",
+                [now_iso()],
+            )
+        return cur.rowcount
+
+    def source_state(self, source: str) -> dict[str, Any] | None:
+        """The health row of one source, if it ever ran."""
+        rows = list(self.db.query("SELECT * FROM source_state WHERE source = ?", [source]))
+        return rows[0] if rows else None
+
+    def runs(self, source: str | None = None) -> list[dict[str, Any]]:
+        """Fetch runs, newest first."""
+        if source:
+            return list(self.db.query("SELECT * FROM fetch_runs WHERE source = ? ORDER BY id DESC", [source]))
+        return list(self.db.query("SELECT * FROM fetch_runs ORDER BY id DESC"))
+
+    def document_counts(self) -> dict[str, int]:
+        """Documents stored per source (a document carried by two sources counts for both)."""
+        return {
+            r["source"]: r["n"]
+            for r in self.db.query(
+                "SELECT source, COUNT(DISTINCT document_id) AS n FROM document_urls GROUP BY source")
+        }
+
+    # --- list versions -------------------------------------------------------------------------
+
+    def latest_list_version(self, source: str, url: str) -> dict[str, Any] | None:
+        """The newest stored version of the list at `url`."""
+        rows = list(self.db.query(
+            "SELECT * FROM list_versions WHERE source = ? AND url = ? ORDER BY id DESC LIMIT 1", [source, url]))
+        if not rows:
+            return None
+        rows[0]["items"] = json.loads(rows[0]["items"])
+        return rows[0]
+
+    def list_versions(self, source: str | None = None) -> list[dict[str, Any]]:
+        """Every stored list version, oldest first."""
+        sql = "SELECT * FROM list_versions" + (" WHERE source = ?" if source else "") + " ORDER BY id"
+        rows = list(self.db.query(sql, [source] if source else []))
+        for r in rows:
+            r["items"] = json.loads(r["items"])
+        return rows
+
+    def save_list_version(self, source: str, url: str, document_id: int | None, lv: ListVersion) -> bool:
+        """Store a list version unless it equals the newest one; True when it was new."""
+        items_hash = sha256("\n".join(lv.items))
+        with self.write():
+            last = self.db.execute(
+                "SELECT items_hash FROM list_versions WHERE source = ? AND url = ? ORDER BY id DESC LIMIT 1",
+                [source, url],
+            ).fetchone()
+            if last and last[0] == items_hash:
+                return False
+            self.db.execute(
+                """INSERT INTO list_versions(source, url, document_id, published, stated_count, items,
+                       items_hash, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                [source, url, document_id, _iso(lv.published), lv.stated_count,
+                 json.dumps(lv.items, ensure_ascii=False), items_hash, now_iso()],
+            )
+        return True
+
+
+def _iso(d: Any) -> str | None:
+    return d.isoformat() if d is not None else None

@@ -1,0 +1,211 @@
+"""Turning fetched bytes into clean text, and finding dates and document numbers in it."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from datetime import date
+from email.utils import parsedate_to_datetime
+
+from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
+
+PARSER = "lxml"  # pinned so fixtures give the same tree everywhere
+
+# gb2312/gbk labels are routinely applied to pages holding GBK-only or GB18030 characters
+_CHARSET_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030"}
+_SINGLE_BYTE_WESTERN = {"iso8859-1", "latin-1", "cp1252", "ascii"}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.I)
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    label = label.strip().strip("\"'").lower()
+    label = _CHARSET_ALIASES.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def charset_from_content_type(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type header, if any."""
+    if not content_type:
+        return None
+    m = re.search(r"charset\s*=\s*([^;\s]+)", content_type, re.I)
+    return m.group(1) if m else None
+
+
+def decode_bytes(content: bytes, content_type: str | None = None) -> str:
+    """Decode a page: BOM, then the header's charset, then `<meta>`, then UTF-8, then detection.
+
+    Each candidate is tried strictly, so a wrong label falls through to the next. A gb2312/gbk
+    label is read as gb18030, the superset. A single-byte Western header label loses to a
+    `<meta>` that says otherwise (servers mislabel; latin-1 would 'succeed' on anything).
+    """
+    for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if content.startswith(bom):
+            return content.decode(enc, errors="replace").lstrip("\ufeff")
+    header = _codec(charset_from_content_type(content_type))
+    m = _META_CHARSET.search(content[:4096])
+    meta = _codec(m.group(1).decode("ascii", "ignore")) if m else None
+    candidates: list[str] = []
+    if header in _SINGLE_BYTE_WESTERN and meta and meta not in _SINGLE_BYTE_WESTERN:
+        candidates += [meta, header]
+    else:
+        candidates += [c for c in (header, meta) if c]
+    candidates.append("utf-8")
+    for enc in candidates:
+        try:
+            return content.decode(enc)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(content).best()
+    if best is not None and best.encoding:
+        return content.decode(_codec(best.encoding) or best.encoding, errors="replace")
+    return content.decode("utf-8", errors="replace")
+
+
+def soup(html: str) -> BeautifulSoup:
+    """Parse already-decoded HTML (never bytes: lxml drops GBK pages it cannot decode)."""
+    return BeautifulSoup(html, PARSER)
+
+
+_BLOCK = {
+    "p", "div", "li", "ul", "ol", "br", "tr", "table", "section", "article", "h1", "h2", "h3",
+    "h4", "h5", "h6", "blockquote", "pre", "dd", "dt", "dl", "header", "footer", "figure",
+    "figcaption", "hr", "main", "aside", "nav", "td", "th",
+}
+_SKIP = {"script", "style", "noscript", "template", "iframe", "svg", "button", "form"}
+_SPACES = re.compile(r"[ \t\u00a0\u3000\r\f\v]+")
+
+
+def element_text(node: Tag | None) -> str:
+    """Readable text of an element: one line per block element, spaces collapsed, blank lines dropped."""
+    if node is None:
+        return ""
+    parts: list[str] = []
+
+    def walk(el: Tag) -> None:
+        for child in el.children:
+            if isinstance(child, (Comment, Declaration, Doctype, ProcessingInstruction)):
+                continue
+            if isinstance(child, NavigableString):
+                parts.append(str(child))
+            elif isinstance(child, Tag):
+                if child.name in _SKIP:
+                    continue
+                block = child.name in _BLOCK
+                if block:
+                    parts.append("\n")
+                walk(child)
+                if block:
+                    parts.append("\n")
+
+    walk(node)
+    lines = (_SPACES.sub(" ", line).strip() for line in "".join(parts).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def html_fragment_text(html: str) -> str:
+    """Text of an HTML fragment (a feed item's body)."""
+    return element_text(soup(f"<div>{html}</div>").find("div"))
+
+
+def collapse(text: str) -> str:
+    """All whitespace runs to one space."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+
+
+def detect_language(text: str) -> str:
+    """'ja' when kana appear, 'zh' when Han characters are frequent, else 'en'."""
+    sample = text[:4000]
+    if not sample:
+        return "en"
+    if len(_KANA.findall(sample)) > 5:
+        return "ja"
+    if len(_HAN.findall(sample)) > len(sample) * 0.1:
+        return "zh"
+    return "en"
+
+
+# --- dates -------------------------------------------------------------------------------------
+
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+            ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+            ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"), ("dec", "december"),
+        ],
+        start=1,
+    )
+    for m in names
+}
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DATE_PATTERNS = [
+    re.compile(r"(?P<y>\d{4})\s*年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日"),
+    re.compile(r"(?<!\d)(?P<y>(?:19|20)\d{2})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?!\d)"),
+    re.compile(rf"\b(?P<mn>{_MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})\b", re.I),
+    re.compile(rf"\b(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<mn>{_MONTH_RE})\.?,?\s+(?P<y>\d{{4}})\b", re.I),
+]
+
+
+def find_date(text: str | None) -> date | None:
+    """The first date written in `text` (Chinese, ISO or English forms), or None."""
+    if not text:
+        return None
+    best: tuple[int, date] | None = None
+    for pat in _DATE_PATTERNS:
+        for m in pat.finditer(text):
+            month = int(m.group("m")) if "m" in m.groupdict() and m.group("m") else _MONTHS[m.group("mn").lower()]
+            try:
+                d = date(int(m.group("y")), month, int(m.group("d")))
+            except ValueError:
+                continue
+            if best is None or m.start() < best[0]:
+                best = (m.start(), d)
+            break
+    return best[1] if best else None
+
+
+def parse_feed_date(raw: str | None) -> date | None:
+    """The date of an RFC 822 or ISO timestamp in its own offset (not shifted to UTC)."""
+    if not raw:
+        return None
+    try:
+        return parsedate_to_datetime(raw).date()
+    except (TypeError, ValueError, IndexError):
+        return find_date(raw)
+
+
+# --- document numbers --------------------------------------------------------------------------
+
+_MOFCOM_NUMBER = re.compile(
+    r"(?P<issuer>商务部[\u4e00-\u9fff、\s]{0,20}?)(?P<type>公告|令)\s*[〔\[(（]?\s*(?P<y>\d{4})\s*[〕\])）]?\s*年?\s*第\s*(?P<n>\d+)\s*号"
+)
+_EO = re.compile(r"\bExecutive\s+Order\s+(?:No\.?\s*)?(\d{5})\b", re.I)
+
+
+def mofcom_number(text: str | None) -> str | None:
+    """'商务部 海关总署公告2025年第70号' -> 'MOFCOM 2025-70'; '商务部令2025年第1号' -> 'MOFCOM Order 2025-1'."""
+    if not text:
+        return None
+    m = _MOFCOM_NUMBER.search(text)
+    if not m:
+        return None
+    prefix = "MOFCOM Order" if m.group("type") == "令" else "MOFCOM"
+    return f"{prefix} {m.group('y')}-{int(m.group('n'))}"
+
+
+def eo_number(text: str | None) -> str | None:
+    """'Executive Order 14241' -> 'EO 14241'."""
+    m = _EO.search(text or "")
+    return f"EO {m.group(1)}" if m else None
