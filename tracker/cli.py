@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,25 @@ from tracker.models import RunStats
 
 EXIT_FAILED = 1  # a source failed
 EXIT_USAGE = 2  # bad config, bad input, unknown name
+EXIT_INTERRUPTED = 130
+
+
+@contextmanager
+def _stoppable() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C: the current document is finished, the run is recorded as
+    interrupted, and the exit status is 130."""
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous: Callable[..., object] | int | None = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo("interrupted: the documents stored so far are kept; run again to continue", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
 
 
 class Context:
@@ -101,7 +123,9 @@ def fetch(obj: Context, sources: tuple[str, ...]) -> None:
     """
     from tracker.fetch import fetch as do_fetch
 
-    results = do_fetch(obj.config, list(sources) or None)
+    config = obj.config
+    with _stoppable():
+        results = do_fetch(config, list(sources) or None)
     _print_runs(results)
     if any(not r.ok for r in results):
         sys.exit(EXIT_FAILED)
@@ -126,7 +150,9 @@ def backfill(obj: Context, sources: tuple[str, ...], until: str | None) -> None:
         line = f"{name}: page {page} {bar} {stats.items_seen} items, {stats.new_documents} new"
         click.echo(("\r" + line) if interactive else line, err=True, nl=not interactive)
 
-    results = do_fetch(obj.config, list(sources), mode="backfill", until=until_date, progress=progress)
+    config = obj.config
+    with _stoppable():
+        results = do_fetch(config, list(sources), mode="backfill", until=until_date, progress=progress)
     if interactive:
         click.echo("", err=True)
     _print_runs(results)

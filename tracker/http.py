@@ -159,9 +159,13 @@ class HttpClient:
             self.requests += 1
         self._local.count = self.thread_requests + 1
         cap = self.settings.max_bytes
-        t = httpx.Timeout(timeout if timeout is not None else self.settings.timeout)
+        limit = timeout if timeout is not None else self.settings.timeout
+        t = httpx.Timeout(limit)
+        # httpx times each read, not the request: a server trickling bytes would never time out
+        deadline = time.monotonic() + limit
         try:
             with self._client.stream("GET", url, headers=headers, timeout=t) as r:
+                _check_deadline(deadline, limit, url)
                 status = r.status_code
                 if status in REDIRECTS:
                     return Response(url, status, b"", None, location=r.headers.get("location"))
@@ -180,6 +184,7 @@ class HttpClient:
                 chunks: list[bytes] = []
                 size = 0
                 for chunk in r.iter_bytes():
+                    _check_deadline(deadline, limit, url)
                     size += len(chunk)
                     if size > cap:
                         raise FetchError(f"response exceeds the {cap:,}-byte limit", url=url, status=status)
@@ -201,6 +206,11 @@ class _Retryable(Exception):
         super().__init__(str(error))
         self.error = error
         self.retry_after = retry_after
+
+
+def _check_deadline(deadline: float, limit: float, url: str) -> None:
+    if time.monotonic() > deadline:
+        raise _Retryable(FetchError(f"timed out (response not complete within {limit:g} s)", url=url))
 
 
 def _retry_after(value: str | None) -> float | None:

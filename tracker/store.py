@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,13 +51,14 @@ def _m0001(db: sqlite_utils.Database) -> None:
             document_id INTEGER NOT NULL REFERENCES documents(id)
         )""",
         """CREATE TABLE document_urls (
-            url TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
             document_id INTEGER NOT NULL REFERENCES documents(id),
             source TEXT NOT NULL,
             content_hash TEXT NOT NULL,
             raw_hash TEXT NOT NULL,
             first_seen TEXT NOT NULL,
-            last_seen TEXT NOT NULL
+            last_seen TEXT NOT NULL,
+            PRIMARY KEY (url, document_id, source)
         )""",
         "CREATE INDEX idx_document_urls_doc ON document_urls(document_id)",
         """CREATE TABLE document_versions (
@@ -103,7 +105,8 @@ def _m0001(db: sqlite_utils.Database) -> None:
             last_error_at TEXT,
             consecutive_failures INTEGER NOT NULL DEFAULT 0,
             last_items_seen INTEGER,
-            max_items_seen INTEGER NOT NULL DEFAULT 0
+            max_items_seen INTEGER NOT NULL DEFAULT 0,
+            incomplete INTEGER NOT NULL DEFAULT 0
         )""",
         """CREATE TABLE list_versions (
             id INTEGER PRIMARY KEY,
@@ -141,18 +144,32 @@ class Store:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if self.path.parent and not self.path.parent.exists():
+            raise StoreError(f"{self.path}: folder {self.path.parent} does not exist")
         try:
-            if self.path.parent and not self.path.parent.exists():
-                raise StoreError(f"{self.path}: folder {self.path.parent} does not exist")
             conn = sqlite3.connect(str(self.path), timeout=30)
             self.db = sqlite_utils.Database(conn)
             self.db.execute("PRAGMA busy_timeout = 30000")
             self.db.execute("PRAGMA foreign_keys = ON")
-            if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self.db.enable_wal()
-            migrations.apply(self.db)
+            self._setup()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open database: {exc}") from None
+
+    def _setup(self) -> None:
+        # Switching to WAL and migrating need the write lock; another process opening the same
+        # new file at the same moment makes SQLite answer 'locked' at once, so wait and retry.
+        for attempt in range(100):
+            try:
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self.db.execute("PRAGMA journal_mode = wal")
+                if migrations.pending(self.db):
+                    with self.write():
+                        migrations.apply(self.db)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         """Close the connection."""
@@ -199,7 +216,7 @@ class Store:
                 return int(row[0])
         row = self.db.execute(
             "SELECT u.document_id, d.doc_number FROM document_urls u JOIN documents d ON d.id = u.document_id"
-            " WHERE u.url = ?",
+            " WHERE u.url = ? ORDER BY u.last_seen DESC, u.document_id DESC LIMIT 1",
             [doc.url],
         ).fetchone()
         if row is None or (doc.doc_number and row[1] and row[1] != doc.doc_number):
@@ -251,12 +268,18 @@ class Store:
 
     def _update_document(self, doc_id: int, doc: Document, now: str, chash: str) -> str:
         seen = self.db.execute(
-            "SELECT document_id, content_hash FROM document_urls WHERE url = ?", [doc.url]
+            "SELECT document_id, content_hash FROM document_urls WHERE url = ? AND document_id = ?"
+            " ORDER BY last_seen DESC LIMIT 1",
+            [doc.url, doc_id],
         ).fetchone()
-        if seen is not None and seen[0] == doc_id:
+        if seen is not None:
             if seen[1] == chash:
-                self.db.execute("UPDATE document_urls SET last_seen = ? WHERE url = ?", [now, doc.url])
-                return "unchanged"
+                new_source = self.db.execute(
+                    "SELECT 1 FROM document_urls WHERE url = ? AND document_id = ? AND source = ?",
+                    [doc.url, doc_id, doc.source],
+                ).fetchone() is None
+                self._upsert_url(doc_id, doc, chash, now)
+                return "merged" if new_source else "unchanged"
             version = self.db.execute("SELECT version FROM documents WHERE id = ?", [doc_id]).fetchone()[0] + 1
             self._insert_version(doc_id, version, doc, chash, now)
             self._upsert_url(doc_id, doc, chash, now)
@@ -283,7 +306,7 @@ class Store:
             "UPDATE documents SET doc_number = COALESCE(doc_number, ?), published = COALESCE(published, ?) WHERE id = ?",
             [doc.doc_number, _iso(doc.published), doc_id],
         )
-        return "merged" if seen is None else "unchanged"
+        return "merged"
 
     def _insert_version(self, doc_id: int, version: int, doc: Document, chash: str, now: str) -> None:
         self.db.execute(
@@ -296,8 +319,7 @@ class Store:
         self.db.execute(
             """INSERT INTO document_urls(url, document_id, source, content_hash, raw_hash, first_seen, last_seen)
                VALUES (?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT(url) DO UPDATE SET document_id = excluded.document_id,
-                   source = excluded.source, content_hash = excluded.content_hash,
+               ON CONFLICT(url, document_id, source) DO UPDATE SET content_hash = excluded.content_hash,
                    raw_hash = excluded.raw_hash, last_seen = excluded.last_seen""",
             [doc.url, doc_id, doc.source, chash, doc.raw_hash, now, now],
         )
@@ -365,9 +387,13 @@ class Store:
                  stats.updated_documents, stats.pages, stats.requests, stats.not_modified, error, run_id],
             )
             self.db.execute("INSERT OR IGNORE INTO source_state(source) VALUES (?)", [stats.source])
-            if stats.ok:
+            if stats.status == "interrupted":  # not the source's fault: health is untouched
                 self.db.execute(
-                    """UPDATE source_state SET last_run_at = ?, last_success = ?, consecutive_failures = 0,
+                    "UPDATE source_state SET last_run_at = ?, incomplete = 1 WHERE source = ?", [now, stats.source]
+                )
+            elif stats.ok:
+                self.db.execute(
+                    """UPDATE source_state SET last_run_at = ?, last_success = ?, consecutive_failures = 0, incomplete = 0,
                            last_items_seen = CASE WHEN ? THEN last_items_seen ELSE ? END,
                            max_items_seen = MAX(max_items_seen, ?) WHERE source = ?""",
                     [now, now, stats.not_modified and not stats.items_seen, stats.items_seen,
@@ -375,15 +401,21 @@ class Store:
                 )
             else:
                 self.db.execute(
-                    """UPDATE source_state SET last_run_at = ?, last_error = ?, last_error_at = ?,
+                    """UPDATE source_state SET last_run_at = ?, last_error = ?, last_error_at = ?, incomplete = 1,
                            consecutive_failures = consecutive_failures + 1, last_items_seen = ?,
                            max_items_seen = MAX(max_items_seen, ?) WHERE source = ?""",
                     [now, error, now, stats.items_seen, stats.items_seen, stats.source],
                 )
 
     def close_interrupted_runs(self) -> int:
-        """Mark runs a crash left 'running' as 'interrupted'; returns how many."""
+        """Mark runs a crash left 'running' as 'interrupted' (their sources resume next time)."""
         with self.write():
+            self.db.execute(
+                """INSERT OR IGNORE INTO source_state(source)
+                   SELECT DISTINCT source FROM fetch_runs WHERE status = 'running'""")
+            self.db.execute(
+                """UPDATE source_state SET incomplete = 1
+                   WHERE source IN (SELECT source FROM fetch_runs WHERE status = 'running')""")
             cur = self.db.execute(
                 "UPDATE fetch_runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'",
                 [now_iso()],

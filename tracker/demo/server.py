@@ -14,6 +14,7 @@ import hashlib
 import http.server
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,12 @@ from typing import Any
 class SiteServer:
     """Serve `root` on 127.0.0.1 (an ephemeral port by default) in a background thread."""
 
-    def __init__(self, root: str | Path, port: int = 0):
+    def __init__(self, root: str | Path, port: int = 0, *, validators: bool = True):
         self.root = Path(root)
         self.aliases: dict[str, Path] = {}
         self.requests: list[str] = []
+        self.validators = validators  # send ETag/Last-Modified and answer conditional GETs
+        self.delays: dict[str, float] = {}  # URL path prefix -> seconds to wait before answering
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -35,6 +38,9 @@ class SiteServer:
 
             def do_GET(self) -> None:  # noqa: N802
                 server.requests.append(self.path)
+                for prefix, seconds in server.delays.items():
+                    if self.path.startswith(prefix):
+                        time.sleep(seconds)
                 path = server.resolve(self.path)
                 if path is None:
                     body = b"not found"
@@ -47,9 +53,9 @@ class SiteServer:
                 data = path.read_bytes()
                 etag = '"' + hashlib.sha1(data).hexdigest()[:20] + '"'
                 mtime = email.utils.formatdate(int(path.stat().st_mtime), usegmt=True)
-                if self.headers.get("If-None-Match") == etag or (
+                if server.validators and (self.headers.get("If-None-Match") == etag or (
                     not self.headers.get("If-None-Match") and self.headers.get("If-Modified-Since") == mtime
-                ):
+                )):
                     self.send_response(304)
                     self.send_header("ETag", etag)
                     self.end_headers()
@@ -57,8 +63,9 @@ class SiteServer:
                 self.send_response(200)
                 self.send_header("Content-Type", content_type(path))
                 self.send_header("Content-Length", str(len(data)))
-                self.send_header("ETag", etag)
-                self.send_header("Last-Modified", mtime)
+                if server.validators:
+                    self.send_header("ETag", etag)
+                    self.send_header("Last-Modified", mtime)
                 self.end_headers()
                 self.wfile.write(data)
 

@@ -153,6 +153,9 @@ class ListSource(SourceKind):
         return page.next_url
 
     def run(self, stats: RunStats, *, mode: str, until: date | None, progress: Progress | None) -> None:
+        state = self.store.source_state(self.name)
+        # after a first run, a crash or a failure, known items on page 1 do not mean "caught up"
+        self.catching_up = not state or not state["last_success"] or bool(state["incomplete"])
         for start in self.config.urls:
             self._run_from(start, stats, mode=mode, until=until, progress=progress)
         if stats.item_errors:
@@ -165,7 +168,7 @@ class ListSource(SourceKind):
         page_no = 0
         while url:
             page_no += 1
-            resp = self.get(url, conditional=(page_no == 1), ok_statuses=(404,) if page_no > 1 else ())
+            resp = self.get(url, conditional=(page_no == 1 and mode == "fetch"), ok_statuses=(404,) if page_no > 1 else ())
             stats.http_status = stats.http_status or resp.status
             if resp.not_modified or (page_no == 1 and mode == "fetch" and self.unchanged_body(url, resp)):
                 stats.not_modified += 1
@@ -187,7 +190,7 @@ class ListSource(SourceKind):
                 nxt = None
             if reached_until:
                 return
-            if mode == "fetch" and (not all_new or page_no >= self.config.max_pages):
+            if mode == "fetch" and ((not all_new and not self.catching_up) or page_no >= self.config.max_pages):
                 return
             url = nxt
 

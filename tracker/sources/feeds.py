@@ -15,6 +15,7 @@ from tracker.models import Document, sha256
 from tracker.sources.base import Item, ListSource, Page
 from tracker.textutil import collapse, decode_bytes, element_text, html_fragment_text, parse_feed_date, soup
 
+_FR_LINK = re.compile(r"federalregister\.gov/(?:documents|d)/(?:\d{4}/\d{2}/\d{2}/)?(\d{4}-\d{4,6})\b")
 _WP_FOOTER = re.compile(r"\n?The post .{1,400}? appeared first on .{1,200}?\.?\s*$", re.S)
 
 
@@ -64,6 +65,8 @@ class RssSource(ListSource):
         if entry.get("published"):
             meta["pub_date"] = entry["published"]
         keys = [f"guid:{guid}"]
+        if fr := _FR_LINK.search(link):  # a Federal Register feed: same key as the API's document
+            keys.insert(0, f"FR {fr.group(1)}")
         doc = Document(
             source=self.name, url=link or guid, title=title, text=text,
             raw_hash=sha256(repr((title, body_html, published))), published=published,
