@@ -32,6 +32,12 @@ def fixture_path(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    """pytest-httpserver on 127.0.0.1 (its default, 'localhost', may resolve to ::1 first)."""
+    return ("127.0.0.1", 0)
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "tracker.db"
@@ -47,8 +53,9 @@ def site() -> Iterator[SiteServer]:
 FAST_FETCH = {"host_delay": 0.0, "retries": 1, "backoff": 0.01, "timeout": 5.0}
 
 
-def make_config(db_path: Path, sources: dict[str, dict[str, Any]], fetch: dict[str, Any] | None = None,
-                only: bool = True) -> Config:
+def make_config(
+    db_path: Path, sources: dict[str, dict[str, Any]], fetch: dict[str, Any] | None = None, only: bool = True
+) -> Config:
     """A config with fast fetch settings; with `only`, the built-in sources not named are disabled."""
     srcs: dict[str, dict[str, Any]] = {}
     if only:
@@ -56,18 +63,30 @@ def make_config(db_path: Path, sources: dict[str, dict[str, Any]], fetch: dict[s
             if name not in sources:
                 srcs[name] = {"enabled": False}
     srcs.update(sources)
-    return load_config(None, use_user_config=False, db_path=db_path,
-                       overrides={"fetch": {**FAST_FETCH, **(fetch or {})}, "sources": srcs})
+    return load_config(
+        None,
+        use_user_config=False,
+        db_path=db_path,
+        overrides={"fetch": {**FAST_FETCH, **(fetch or {})}, "sources": srcs},
+    )
 
 
 def site_config(site: SiteServer, db_path: Path, **extra: Any) -> Config:
     """All four built-in sources pointed at the sample site (USGS at its 2018 list)."""
     base = site.base_url
     site.aliases.setdefault("/usgs/list.html", site_root() / "usgs/2018/critical-minerals-list.html")
-    return make_config(db_path, {
-        "mofcom": {"url": f"{base}/mofcom/zwgk/zcfb/index.html"},
-        "whitehouse": {"urls": [f"{base}/whitehouse/presidential-actions/feed/",
-                                f"{base}/whitehouse/briefings-statements/feed/"]},
-        "federalregister": {"url": f"{base}/federalregister/api/v1/documents.json"},
-        "usgs": {"url": f"{base}/usgs/list.html"},
-    }, **extra)
+    return make_config(
+        db_path,
+        {
+            "mofcom": {"url": f"{base}/mofcom/zwgk/zcfb/index.html"},
+            "whitehouse": {
+                "urls": [
+                    f"{base}/whitehouse/presidential-actions/feed/",
+                    f"{base}/whitehouse/briefings-statements/feed/",
+                ]
+            },
+            "federalregister": {"url": f"{base}/federalregister/api/v1/documents.json"},
+            "usgs": {"url": f"{base}/usgs/list.html"},
+        },
+        **extra,
+    )

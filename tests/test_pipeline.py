@@ -71,14 +71,21 @@ def test_same_announcement_from_two_sources_is_one_document(tmp_path: Path, db_p
     (mirror / "article").mkdir(parents=True)
     src = site_root() / "mofcom/zwgk/zcfb/art/2025/art_cb2bdfad2be4cbd918ea959b40296eaa.html"
     (mirror / "article/202511/").mkdir()
-    (mirror / "article/202511/7.html").write_bytes(src.read_bytes().replace("特此公告".encode(), "特此公告。【发布单位】安全与管制局".encode()))
+    (mirror / "article/202511/7.html").write_bytes(
+        src.read_bytes().replace("特此公告".encode(), "特此公告。【发布单位】安全与管制局".encode())
+    )
     (mirror / "index.html").write_text(
-        '<ul><li><a href="/article/202511/7.html">商务部 海关总署公告2025年第70号</a><span>2025-11-20</span></li></ul>', "utf-8")
+        '<ul><li><a href="/article/202511/7.html">商务部 海关总署公告2025年第70号</a><span>2025-11-20</span></li></ul>',
+        "utf-8",
+    )
     with SiteServer(site_root()) as official, SiteServer(mirror) as copy:
-        config = make_config(db_path, {
-            "mofcom": {"url": f"{official.base_url}{LIST}"},
-            "mirror": {"kind": "mofcom", "url": f"{copy.base_url}/index.html"},
-        })
+        config = make_config(
+            db_path,
+            {
+                "mofcom": {"url": f"{official.base_url}{LIST}"},
+                "mirror": {"kind": "mofcom", "url": f"{copy.base_url}/index.html"},
+            },
+        )
         results = fetch(config)
     assert all(s.status == "ok" for s in results), [s.error for s in results]
     with Store(db_path) as store:
@@ -91,7 +98,9 @@ def test_same_announcement_from_two_sources_is_one_document(tmp_path: Path, db_p
         assert len(store.versions(docs[0]["id"])) == 2
 
 
-def test_feed_and_api_carrying_one_federal_register_document_store_it_once(tmp_path: Path, db_path: Path) -> None:
+def test_feed_and_api_carrying_one_federal_register_document_store_it_once(
+    tmp_path: Path, db_path: Path
+) -> None:
     root = tmp_path / "site"
     root.mkdir()
     raw = json.loads((site_root() / "federalregister/api/v1/documents.json").read_text("utf-8"))
@@ -99,14 +108,19 @@ def test_feed_and_api_carrying_one_federal_register_document_store_it_once(tmp_p
     (root / "documents.json").write_text(json.dumps({**raw, "results": [first]}), "utf-8")
     (root / "documents.rss").write_text(
         f'<?xml version="1.0"?><rss version="2.0"><channel><title>FR</title><item><title>{first["title"]}</title>'
-        f'<link>{first["html_url"]}</link><guid>{first["html_url"]}</guid>'
+        f"<link>{first['html_url']}</link><guid>{first['html_url']}</guid>"
         "<pubDate>Wed, 23 Sep 2026 04:00:00 -0400</pubDate><description>x</description></item></channel></rss>",
-        "utf-8")
+        "utf-8",
+    )
     with SiteServer(root) as srv:
-        config = make_config(db_path, {
-            "federalregister": {"url": f"{srv.base_url}/documents.json"},
-            "fr_rss": {"kind": "rss", "url": f"{srv.base_url}/documents.rss"},
-        }, fetch={"workers": 1})
+        config = make_config(
+            db_path,
+            {
+                "federalregister": {"url": f"{srv.base_url}/documents.json"},
+                "fr_rss": {"kind": "rss", "url": f"{srv.base_url}/documents.rss"},
+            },
+            fetch={"workers": 1},
+        )
         results = fetch(config)
     assert all(s.status == "ok" for s in results)
     assert _count(db_path, "SELECT COUNT(*) FROM documents") == 1
@@ -121,7 +135,10 @@ def test_changed_page_becomes_a_new_version_and_keeps_the_old_one(tmp_path: Path
         fetch(config)
         article.write_text(article.read_text("utf-8").replace("2026年11月10日", "2026年12月31日"), "utf-8")
         index = root / "mofcom/zwgk/zcfb/index.html"
-        index.write_text(index.read_text("utf-8").replace("<span>[2025-11-07]</span>", "<span>[2025-11-07]</span> "), "utf-8")
+        index.write_text(
+            index.read_text("utf-8").replace("<span>[2025-11-07]</span>", "<span>[2025-11-07]</span> "),
+            "utf-8",
+        )
         time.sleep(1.1)  # a new Last-Modified second
         [stats] = fetch(config)
     assert stats.status == "ok", stats.error
@@ -154,15 +171,47 @@ def test_backfill_walks_pages_back_and_stops_at_the_date(site: SiteServer, db_pa
     assert "MOFCOM 2023-23" not in numbers  # issued 2023-07-03, before --until
 
 
-def test_backfill_of_a_wordpress_feed_walks_paged_until_404(site: SiteServer, db_path: Path) -> None:
-    config = make_config(db_path, {"whitehouse": {"url": f"{site.base_url}/whitehouse/briefings-statements/feed/"}})
-    # the sample server ignores ?paged and serves the same feed again: the walk must still end,
-    # because a page with no new item stops nothing in backfill, so end it by 404 on page 3
-    site.aliases["/whitehouse/briefings-statements/feed/"] = site_root() / "whitehouse/briefings-statements/feed/index.xml"
-    [stats] = fetch(config, mode="fetch")
-    assert stats.new_documents == 2
-    paged = [r for r in site.requests if "paged=" in r]
-    assert paged == []  # a plain fetch never pages a feed
+def _feed(items: list[tuple[str, str]]) -> str:
+    entries = "".join(
+        f"<item><title>Item {guid}</title><link>http://127.0.0.1/{guid}/</link>"
+        f'<guid isPermaLink="false">{guid}</guid><pubDate>{day}</pubDate>'
+        f"<content:encoded><![CDATA[<p>Body {guid}</p>]]></content:encoded></item>"
+        for guid, day in items
+    )
+    return (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+        f"<channel><title>f</title>{entries}</channel></rss>"
+    )
+
+
+def test_backfill_of_a_wordpress_feed_walks_paged_until_404(httpserver, db_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    httpserver.expect_request("/feed/", query_string="").respond_with_data(
+        _feed([("p1", "Tue, 10 Nov 2026 10:00:00 +0000")]), content_type="application/rss+xml"
+    )
+    httpserver.expect_request("/feed/", query_string="paged=2").respond_with_data(
+        _feed([("p2", "Tue, 20 Oct 2026 10:00:00 +0000")]), content_type="application/rss+xml"
+    )
+    httpserver.expect_request("/feed/", query_string="paged=3").respond_with_data(
+        _feed([("p3", "Tue, 01 Sep 2026 10:00:00 +0000")]), content_type="application/rss+xml"
+    )
+    httpserver.expect_request("/feed/", query_string="paged=4").respond_with_data("gone", status=404)
+    url = httpserver.url_for("/feed/")
+    config = make_config(db_path, {"whitehouse": {"url": url}})
+    [plain] = fetch(config)
+    assert plain.new_documents == 1 and plain.pages == 1  # a plain fetch never pages a feed
+
+    [limited] = fetch(config, mode="backfill", until=date(2026, 10, 1))
+    assert limited.status == "ok", limited.error
+    assert limited.new_documents == 1  # p2; p3 is older than --until, so page 4 is never asked for
+    assert not any(req.query_string == b"paged=4" for req, _ in httpserver.log)
+
+    [full] = fetch(config, mode="backfill")
+    assert full.status == "ok", full.error  # the 404 past the end is the end, not a failure
+    assert full.new_documents == 1
+    with Store(db_path) as store:
+        assert sorted(d["meta"]["guid"] for d in store.documents()) == ["p1", "p2", "p3"]
 
 
 def test_interrupted_run_leaves_the_database_consistent_and_the_next_run_completes(
@@ -177,9 +226,14 @@ def test_interrupted_run_leaves_the_database_consistent_and_the_next_run_complet
             f'[database]\npath = "{db_path}"\n'
             f'[sources.mofcom]\nurl = "{srv.base_url}{LIST}"\n'
             "[sources.whitehouse]\nenabled = false\n[sources.federalregister]\nenabled = false\n"
-            "[sources.usgs]\nenabled = false\n", "utf-8")
-        proc = subprocess.Popen([sys.executable, "-m", "tracker", "--config", str(cfg), "fetch"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            "[sources.usgs]\nenabled = false\n",
+            "utf-8",
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tracker", "--config", str(cfg), "fetch"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         try:
             deadline = time.monotonic() + 20
             stored = 0
@@ -216,10 +270,14 @@ def test_interrupted_run_leaves_the_database_consistent_and_the_next_run_complet
 
 @pytest.mark.parametrize("workers", [1, 4])
 def test_one_failing_source_never_stops_the_others(site: SiteServer, db_path: Path, workers: int) -> None:
-    config = make_config(db_path, {
-        "mofcom": {"url": f"{site.base_url}{LIST}"},
-        "broken": {"kind": "rss", "url": f"{site.base_url}/no/such/feed.xml"},
-    }, fetch={"workers": workers})
+    config = make_config(
+        db_path,
+        {
+            "mofcom": {"url": f"{site.base_url}{LIST}"},
+            "broken": {"kind": "rss", "url": f"{site.base_url}/no/such/feed.xml"},
+        },
+        fetch={"workers": workers},
+    )
     results = {s.source: s for s in fetch(config)}
     assert results["broken"].status == "failed"
     assert "HTTP 404" in (results["broken"].error or "")

@@ -25,8 +25,14 @@ def test_mofcom_list_and_articles_give_one_document_per_announcement(site: SiteS
     assert len(docs) == 8
     by_number = {d["doc_number"]: d for d in docs.values()}
     assert set(by_number) == {
-        "MOFCOM 2023-23", "MOFCOM 2023-39", "MOFCOM 2024-33", "MOFCOM 2025-18",
-        "MOFCOM 2025-56", "MOFCOM 2025-57", "MOFCOM 2025-70", None,
+        "MOFCOM 2023-23",
+        "MOFCOM 2023-39",
+        "MOFCOM 2024-33",
+        "MOFCOM 2025-18",
+        "MOFCOM 2025-56",
+        "MOFCOM 2025-57",
+        "MOFCOM 2025-70",
+        None,
     }
     d70 = by_number["MOFCOM 2025-70"]
     assert d70["published"] == "2025-11-07"
@@ -48,11 +54,15 @@ def test_mofcom_date_of_issue_comes_from_the_article_not_the_list(tmp_path: Path
     # a re-post listed weeks after the announcement's 【发文日期】
     root = tmp_path / "site"
     (root / "art").mkdir(parents=True)
-    article = (site_root() / "mofcom/zwgk/zcfb/art/2023/art_4c332aac5913fbf1a8fdee22623aa328.html").read_text("utf-8")
+    article = (site_root() / "mofcom/zwgk/zcfb/art/2023/art_4c332aac5913fbf1a8fdee22623aa328.html").read_text(
+        "utf-8"
+    )
     (root / "art/a.html").write_text(article.replace("2023-07-03 18:00", "2023-07-20 09:00"), "utf-8")
     (root / "index.html").write_text(
         '<html><body><ul><li><a href="/art/a.html" title="商务部 海关总署公告2023年第23号">x</a>'
-        "<span>[2023-07-20]</span></li></ul></body></html>", "utf-8")
+        "<span>[2023-07-20]</span></li></ul></body></html>",
+        "utf-8",
+    )
     with SiteServer(root) as srv:
         config = make_config(db_path, {"mofcom": {"url": f"{srv.base_url}/index.html"}})
         [stats] = fetch(config)
@@ -98,7 +108,9 @@ def test_feed_date_keeps_the_publishers_offset(tmp_path: Path, db_path: Path) ->
         '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
         "<item><title>Beijing item</title><link>http://127.0.0.1/x</link><guid>g1</guid>"
         "<pubDate>Mon, 10 Nov 2025 00:30:00 +0800</pubDate><description>body</description></item>"
-        "</channel></rss>", "utf-8")
+        "</channel></rss>",
+        "utf-8",
+    )
     with SiteServer(root) as srv:
         config = make_config(db_path, {"cn": {"kind": "rss", "url": f"{srv.base_url}/feed.xml"}})
         [stats] = fetch(config)
@@ -187,20 +199,38 @@ def test_html_list_source_from_config_selectors(tmp_path: Path, db_path: Path) -
         '<html><body><div class="news">'
         '<div class="row"><a class="t" href="/news/1.html">Ministry notice No. 12 on cobalt</a><em>2026-03-02</em></div>'
         '<div class="row"><a class="t" href="/news/2.html">Ministry notice No. 13 on lithium</a><em>2026-03-09</em></div>'
-        '</div><a class="older" href="/list2.html">older</a></body></html>', "utf-8")
+        '</div><a class="older" href="/list2.html">older</a></body></html>',
+        "utf-8",
+    )
     (root / "list2.html").write_text(
         '<html><body><div class="row"><a class="t" href="/news/3.html">Ministry notice No. 11</a>'
-        "<em>2026-01-05</em></div></body></html>", "utf-8")
+        "<em>2026-01-05</em></div></body></html>",
+        "utf-8",
+    )
     for n in (1, 2, 3):
         (root / f"news/{n}.html").write_text(
             f'<html><body><nav>Home</nav><div class="content"><p>Notice body {n}.</p><p>Second paragraph.</p></div>'
-            "<footer>Copyright</footer></body></html>", "utf-8")
+            "<footer>Copyright</footer></body></html>",
+            "utf-8",
+        )
     with SiteServer(root) as srv:
-        config = make_config(db_path, {"ministry": {
-            "kind": "html-list", "url": f"{srv.base_url}/list.html", "item": "div.row", "title": "a.t",
-            "link": "a.t", "date": "em", "next": "a.older", "body": "div.content",
-            "number": r"No\. (\d+)", "language": "en",
-        }})
+        config = make_config(
+            db_path,
+            {
+                "ministry": {
+                    "kind": "html-list",
+                    "url": f"{srv.base_url}/list.html",
+                    "item": "div.row",
+                    "title": "a.t",
+                    "link": "a.t",
+                    "date": "em",
+                    "next": "a.older",
+                    "body": "div.content",
+                    "number": r"No\. (\d+)",
+                    "language": "en",
+                }
+            },
+        )
         [stats] = fetch(config)
         assert stats.status == "ok", stats.error
         docs = sorted(_docs(db_path).values(), key=lambda d: d["url"])
@@ -212,10 +242,14 @@ def test_html_list_source_from_config_selectors(tmp_path: Path, db_path: Path) -
 def test_mofcom_json_list_endpoint_is_read_like_the_html_list(tmp_path: Path, db_path: Path) -> None:
     root = tmp_path / "site"
     (root / "art").mkdir(parents=True)
-    article = (site_root() / "mofcom/zwgk/zcfb/art/2025/art_cb2bdfad2be4cbd918ea959b40296eaa.html").read_bytes()
+    article = (
+        site_root() / "mofcom/zwgk/zcfb/art/2025/art_cb2bdfad2be4cbd918ea959b40296eaa.html"
+    ).read_bytes()
     (root / "art/x.html").write_bytes(article)
     html = '<ul><li><a href="/art/x.html" title="商务部 海关总署公告2025年第70号">t</a><span>[2025-11-07]</span></li></ul>'
-    (root / "unit.json").write_text(json.dumps({"success": True, "code": 200, "data": {"html": html}}), "utf-8")
+    (root / "unit.json").write_text(
+        json.dumps({"success": True, "code": 200, "data": {"html": html}}), "utf-8"
+    )
     with SiteServer(root) as srv:
         config = make_config(db_path, {"mofcom": {"url": f"{srv.base_url}/unit.json"}})
         [stats] = fetch(config)

@@ -21,6 +21,8 @@ from tracker.models import RunStats
 
 EXIT_FAILED = 1  # a source failed
 EXIT_USAGE = 2  # bad config, bad input, unknown name
+DEMO_SHOWN = 8  # documents listed per source by `tracker demo`
+EXIT_INTERNAL = 3  # a bug in the tracker
 EXIT_INTERRUPTED = 130
 
 
@@ -39,7 +41,7 @@ def _stoppable() -> Iterator[None]:
         click.echo("interrupted: the documents stored so far are kept; run again to continue", err=True)
         sys.exit(EXIT_INTERRUPTED)
     finally:
-        signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Context:
@@ -64,8 +66,22 @@ class TrackerGroup(click.Group):
         try:
             return super().invoke(ctx)
         except TrackerError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_one_line(str(exc))}", err=True)
             ctx.exit(EXIT_USAGE)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt, SystemExit, BrokenPipeError):
+            raise
+        except Exception as exc:  # a bug: still one line; the traceback goes to the debug log
+            logging.getLogger("tracker").debug("internal error", exc_info=True)
+            click.echo(
+                f"error: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+                "(run with --log-level debug for the traceback)",
+                err=True,
+            )
+            ctx.exit(EXIT_INTERNAL)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _date(value: str | None) -> date | None:
@@ -78,11 +94,22 @@ def _date(value: str | None) -> date | None:
 
 
 @click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", metavar="FILE", help="Config file (default: $TRACKER_CONFIG, else ./tracker.toml).")
-@click.option("--db", "db_path", metavar="FILE", help="Database file (default: [database] path, else tracker.db).")
-@click.option("--log-level", default="warning", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-              help="How much to log to stderr.")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    help="Config file (default: $TRACKER_CONFIG, else ./tracker.toml).",
+)
+@click.option(
+    "--db", "db_path", metavar="FILE", help="Database file (default: [database] path, else tracker.db)."
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    help="How much to log to stderr.",
+)
 @click.version_option(__version__, prog_name="tracker")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, db_path: str | None, log_level: str) -> None:
@@ -132,7 +159,14 @@ def fetch(obj: Context, sources: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.option("--source", "sources", multiple=True, required=True, metavar="NAME", help="Source to walk back (repeatable).")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    required=True,
+    metavar="NAME",
+    help="Source to walk back (repeatable).",
+)
 @click.option("--until", metavar="DATE", help="Stop at items issued before this date (YYYY-MM-DD).")
 @click.pass_obj
 def backfill(obj: Context, sources: tuple[str, ...], until: str | None) -> None:
@@ -162,7 +196,9 @@ def backfill(obj: Context, sources: tuple[str, ...], until: str | None) -> None:
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--source", "source", required=True, metavar="NAME", help="Source whose parser reads the files.")
+@click.option(
+    "--source", "source", required=True, metavar="NAME", help="Source whose parser reads the files."
+)
 @click.option("--url", metavar="URL", help="The page's original URL (one file only).")
 @click.pass_obj
 def ingest(obj: Context, files: tuple[str, ...], source: str, url: str | None) -> None:
@@ -198,7 +234,11 @@ def sources(obj: Context, as_json: bool, kinds: bool) -> None:
     header = f"{'source':<16} {'kind':<16} {'state':<9} {'last success':<26} {'fails':>5} {'items':>5} {'docs':>5}  last error"
     click.echo(header)
     for r in rows:
-        state = "disabled" if not r["enabled"] else ("failing" if r["consecutive_failures"] else ("ok" if r["last_success"] else "never"))
+        state = (
+            "disabled"
+            if not r["enabled"]
+            else ("failing" if r["consecutive_failures"] else ("ok" if r["last_success"] else "never"))
+        )
         click.echo(
             f"{r['name']:<16} {r['kind']:<16} {state:<9} {r['last_success'] or '-':<26} "
             f"{r['consecutive_failures']:>5} {r['items_seen'] if r['items_seen'] is not None else '-':>5} "
@@ -219,8 +259,14 @@ def _print_kinds() -> None:
 
 
 @cli.command()
-@click.option("--db", "db_path", default="tracker-demo.db", show_default=True, metavar="FILE",
-              help="Database the demo creates (replaced if it exists).")
+@click.option(
+    "--db",
+    "db_path",
+    default="tracker-demo.db",
+    show_default=True,
+    metavar="FILE",
+    help="Database the demo creates (replaced if it exists).",
+)
 def demo(db_path: str) -> None:
     """Serve the bundled sample sites on 127.0.0.1 and run the whole pipeline on them.
 
@@ -234,16 +280,26 @@ def demo(db_path: str) -> None:
 
     result = run_demo(Path(db_path), on_round=on_round)
     click.echo(f"\n== {len(result.documents)} documents in {result.db_path}")
-    for d in result.documents:
-        number = d["doc_number"] or "-"
-        click.echo(f"{d['published'] or '?':<10}  {number:<22} {d['language']:<2}  {_clip(d['title'], 70)}")
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for d in sorted(result.documents, key=lambda d: d["published"] or "", reverse=True):
+        by_source.setdefault(d["sources"][0], []).append(d)
+    for source, docs in by_source.items():
+        click.echo(f"{source} ({len(docs)}):")
+        for d in docs[:DEMO_SHOWN]:
+            number = d["doc_number"] or "-"
+            click.echo(f"  {d['published'] or '?':<10}  {number:<18} {_clip(d['title'], 72)}")
+        if len(docs) > DEMO_SHOWN:
+            click.echo(f"  … and {len(docs) - DEMO_SHOWN} more")
     for lv in result.lists:
         stated = f", stated {lv['stated_count']}" if lv["stated_count"] is not None else ""
-        click.echo(f"\nlist version #{lv['id']} of {lv['source']} published {lv['published']}: {len(lv['items'])} items{stated}")
+        click.echo(
+            f"list version #{lv['id']} of {lv['source']}, published {lv['published']}: {len(lv['items'])} entries{stated}"
+        )
     if len(result.lists) >= 2:
         old, new = set(result.lists[-2]["items"]), set(result.lists[-1]["items"])
-        click.echo(f"  added:   {', '.join(sorted(new - old))}")
-        click.echo(f"  removed: {', '.join(sorted(old - new))}")
+        click.echo("  entries as the lists print them:")
+        click.echo(f"  added:   {', '.join(sorted(new - old, key=str.lower))}")
+        click.echo(f"  removed: {', '.join(sorted(old - new, key=str.lower))}")
 
 
 def _clip(text: str, width: int) -> str:
@@ -252,4 +308,10 @@ def _clip(text: str, width: int) -> str:
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="tracker")
+    try:
+        cli(prog_name="tracker")
+    except BrokenPipeError:  # `tracker ... | head`: the reader left, which is no error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)

@@ -82,9 +82,7 @@ class Config:
         return self.sources[name]
 
 
-COMMON_SOURCE_KEYS = {f.name for f in dataclasses.fields(SourceConfig)} - {"name", "settings"} | {
-    "url"
-}
+COMMON_SOURCE_KEYS = {f.name for f in dataclasses.fields(SourceConfig)} - {"name", "settings"} | {"url"}
 TOP_LEVEL_KEYS = {"database", "fetch", "sources", "timezone"}
 
 
@@ -159,15 +157,17 @@ def _merge(base: dict[str, Any], user: dict[str, Any], file: str) -> dict[str, A
     return out
 
 
-def _build(
-    data: dict[str, Any], file: str, cfg_path: Path | None, db_override: Any
-) -> Config:
+def _build(data: dict[str, Any], file: str, cfg_path: Path | None, db_override: Any) -> Config:
     from tracker.sources import get_kind  # late: source kinds import config types
 
     db = data.get("database", {})
     db_file = db.pop("__file__", file)
     _check_keys(db, {"path"}, db_file, "database")
-    db_path = Path(db_override) if db_override else Path(_coerce(db.get("path", "tracker.db"), str, db_file, "database.path"))
+    db_path = (
+        Path(db_override)
+        if db_override
+        else Path(_coerce(db.get("path", "tracker.db"), str, db_file, "database.path"))
+    )
 
     fetch_raw = dict(data.get("fetch", {}))
     fetch_file = fetch_raw.pop("__file__", file)
@@ -229,7 +229,7 @@ def _build(
                 )
         if "interval" in common:
             common["interval"] = parse_interval(common["interval"], sfile, f"{prefix}.interval")
-        settings = _dataclass_from(kind_cls.Settings, kind_raw, sfile, prefix)
+        settings: Any = _dataclass_from(kind_cls.Settings, kind_raw, sfile, prefix)
         sc = _dataclass_from(
             SourceConfig,
             {**common, "name": name, "kind": kind_name, "urls": urls},

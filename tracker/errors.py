@@ -1,15 +1,15 @@
 """The exceptions minerals-tracker raises; each carries the context a user needs to act.
 
-    TrackerError                      anything the CLI turns into one line and a non-zero exit
-    ├── ConfigError                   a bad config file, key or value (file, key)
-    ├── UnknownSourceError            a source name that is not configured
-    ├── InputError                    an unreadable or unusable input file (path)
-    ├── StoreError                    the database cannot be opened or used (path)
-    ├── Interrupted                   a run stopped (Ctrl-C, SIGTERM) between two documents
-    └── SourceError                   a source could not be read (source, url)
-        ├── FetchError                transport: refused, timeout, HTTP error, oversized, off-host
-        └── ParseError                the response is not what the source kind expects
-            └── LayoutChangedError    a list that had items now yields none
+TrackerError                      anything the CLI turns into one line and a non-zero exit
+├── ConfigError                   a bad config file, key or value (file, key)
+├── UnknownSourceError            a source name that is not configured
+├── InputError                    an unreadable or unusable input file (path)
+├── StoreError                    the database cannot be opened or used (path)
+├── Interrupted                   a run stopped (Ctrl-C, SIGTERM) between two documents
+└── SourceError                   a source could not be read (source, url)
+    ├── FetchError                transport: refused, timeout, HTTP error, oversized, off-host
+    └── ParseError                the response is not what the source kind expects
+        └── LayoutChangedError    a list that had items now yields none
 """
 
 from __future__ import annotations

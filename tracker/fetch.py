@@ -95,7 +95,9 @@ def run_source(
     return stats
 
 
-def ingest(config: Config, source_name: str, files: Sequence[str | Path], url: str | None = None) -> list[dict[str, Any]]:
+def ingest(
+    config: Config, source_name: str, files: Sequence[str | Path], url: str | None = None
+) -> list[dict[str, Any]]:
     """Store local files through a source's parser; returns one row per document stored."""
     source = config.source(source_name)
     if url and len(files) > 1:
@@ -119,8 +121,16 @@ def ingest(config: Config, source_name: str, files: Sequence[str | Path], url: s
             for doc in docs:
                 outcome, doc_id = store.save_document(doc)
                 kind.after_store(doc, doc_id, outcome)
-                rows.append({"file": str(path), "id": doc_id, "outcome": outcome, "title": doc.title,
-                             "doc_number": doc.doc_number, "published": doc.published})
+                rows.append(
+                    {
+                        "file": str(path),
+                        "id": doc_id,
+                        "outcome": outcome,
+                        "title": doc.title,
+                        "doc_number": doc.doc_number,
+                        "published": doc.published,
+                    }
+                )
     return rows
 
 
@@ -141,18 +151,20 @@ def source_report(config: Config) -> list[dict[str, Any]]:
         rows = []
         for s in config.sources.values():
             state = store.source_state(s.name) or {}
-            rows.append({
-                "name": s.name,
-                "kind": s.kind,
-                "enabled": s.enabled,
-                "urls": list(s.urls),
-                "interval": s.interval,
-                "last_run_at": state.get("last_run_at"),
-                "last_success": state.get("last_success"),
-                "last_error": state.get("last_error"),
-                "last_error_at": state.get("last_error_at"),
-                "consecutive_failures": state.get("consecutive_failures", 0),
-                "items_seen": state.get("last_items_seen"),
-                "documents": counts.get(s.name, 0),
-            })
+            rows.append(
+                {
+                    "name": s.name,
+                    "kind": s.kind,
+                    "enabled": s.enabled,
+                    "urls": list(s.urls),
+                    "interval": s.interval,
+                    "last_run_at": state.get("last_run_at"),
+                    "last_success": state.get("last_success"),
+                    "last_error": state.get("last_error"),
+                    "last_error_at": state.get("last_error_at"),
+                    "consecutive_failures": state.get("consecutive_failures", 0),
+                    "items_seen": state.get("last_items_seen"),
+                    "documents": counts.get(s.name, 0),
+                }
+            )
     return rows

@@ -100,7 +100,9 @@ class HttpClient:
             if resp.status in REDIRECTS:
                 location = resp.location
                 if not location:
-                    raise FetchError(f"HTTP {resp.status} without a Location header", url=current, status=resp.status)
+                    raise FetchError(
+                        f"HTTP {resp.status} without a Location header", url=current, status=resp.status
+                    )
                 nxt = urljoin(current, location)
                 try:
                     self._check_host(nxt, hosts)
@@ -170,7 +172,14 @@ class HttpClient:
                 if status in REDIRECTS:
                     return Response(url, status, b"", None, location=r.headers.get("location"))
                 if status == 304:
-                    return Response(url, 304, b"", r.headers.get("content-type"), r.headers.get("etag"), r.headers.get("last-modified"))
+                    return Response(
+                        url,
+                        304,
+                        b"",
+                        r.headers.get("content-type"),
+                        r.headers.get("etag"),
+                        r.headers.get("last-modified"),
+                    )
                 if status >= 500 or status == 429:
                     raise _Retryable(
                         FetchError(f"HTTP {status}", url=url, status=status),
@@ -179,8 +188,17 @@ class HttpClient:
                 if status >= 400 and status not in ok:
                     raise FetchError(f"HTTP {status}", url=url, status=status)
                 declared = r.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > cap and "content-encoding" not in r.headers:
-                    raise FetchError(f"response of {int(declared):,} bytes exceeds the {cap:,}-byte limit", url=url, status=status)
+                if (
+                    declared
+                    and declared.isdigit()
+                    and int(declared) > cap
+                    and "content-encoding" not in r.headers
+                ):
+                    raise FetchError(
+                        f"response of {int(declared):,} bytes exceeds the {cap:,}-byte limit",
+                        url=url,
+                        status=status,
+                    )
                 chunks: list[bytes] = []
                 size = 0
                 for chunk in r.iter_bytes():
@@ -190,15 +208,21 @@ class HttpClient:
                         raise FetchError(f"response exceeds the {cap:,}-byte limit", url=url, status=status)
                     chunks.append(chunk)
                 return Response(
-                    str(r.url), status, b"".join(chunks), r.headers.get("content-type"),
-                    r.headers.get("etag"), r.headers.get("last-modified"),
+                    str(r.url),
+                    status,
+                    b"".join(chunks),
+                    r.headers.get("content-type"),
+                    r.headers.get("etag"),
+                    r.headers.get("last-modified"),
                 )
         except httpx.TimeoutException:
             raise _Retryable(FetchError("timed out", url=url)) from None
         except httpx.DecodingError as exc:
             raise FetchError(f"undecodable response body: {exc}", url=url) from None
         except httpx.TransportError as exc:
-            raise _Retryable(FetchError(f"{type(exc).__name__}: {exc or 'connection failed'}", url=url)) from None
+            raise _Retryable(
+                FetchError(f"{type(exc).__name__}: {exc or 'connection failed'}", url=url)
+            ) from None
 
 
 class _Retryable(Exception):
@@ -210,7 +234,8 @@ class _Retryable(Exception):
 
 def _check_deadline(deadline: float, limit: float, url: str) -> None:
     if time.monotonic() > deadline:
-        raise _Retryable(FetchError(f"timed out (response not complete within {limit:g} s)", url=url))
+        message = f"timed out (response not complete within {limit:g} s)"
+        raise _Retryable(FetchError(message, url=url))
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -256,9 +256,20 @@ class Store:
                    content_hash, raw_hash, version, meta, first_seen, fetched_at, updated_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)""",
             [
-                doc.source, doc.url, doc.title, _iso(doc.published), doc.language, doc.doc_number,
-                doc.kind, doc.text, chash, doc.raw_hash, json.dumps(doc.meta, ensure_ascii=False,
-                sort_keys=True, default=str), now, now, now,
+                doc.source,
+                doc.url,
+                doc.title,
+                _iso(doc.published),
+                doc.language,
+                doc.doc_number,
+                doc.kind,
+                doc.text,
+                chash,
+                doc.raw_hash,
+                json.dumps(doc.meta, ensure_ascii=False, sort_keys=True, default=str),
+                now,
+                now,
+                now,
             ],
         )
         doc_id = int(cur.lastrowid or 0)
@@ -274,13 +285,18 @@ class Store:
         ).fetchone()
         if seen is not None:
             if seen[1] == chash:
-                new_source = self.db.execute(
-                    "SELECT 1 FROM document_urls WHERE url = ? AND document_id = ? AND source = ?",
-                    [doc.url, doc_id, doc.source],
-                ).fetchone() is None
+                new_source = (
+                    self.db.execute(
+                        "SELECT 1 FROM document_urls WHERE url = ? AND document_id = ? AND source = ?",
+                        [doc.url, doc_id, doc.source],
+                    ).fetchone()
+                    is None
+                )
                 self._upsert_url(doc_id, doc, chash, now)
                 return "merged" if new_source else "unchanged"
-            version = self.db.execute("SELECT version FROM documents WHERE id = ?", [doc_id]).fetchone()[0] + 1
+            version = (
+                self.db.execute("SELECT version FROM documents WHERE id = ?", [doc_id]).fetchone()[0] + 1
+            )
             self._insert_version(doc_id, version, doc, chash, now)
             self._upsert_url(doc_id, doc, chash, now)
             self.db.execute(
@@ -288,14 +304,28 @@ class Store:
                        version = ?, published = COALESCE(?, published),
                        doc_number = COALESCE(doc_number, ?), fetched_at = ?, updated_at = ?
                    WHERE id = ?""",
-                [doc.title, doc.text, chash, doc.raw_hash, version, _iso(doc.published),
-                 doc.doc_number, now, now, doc_id],
+                [
+                    doc.title,
+                    doc.text,
+                    chash,
+                    doc.raw_hash,
+                    version,
+                    _iso(doc.published),
+                    doc.doc_number,
+                    now,
+                    now,
+                    doc_id,
+                ],
             )
             return "updated"
         # the same announcement from another URL or source: keep its text as a version of its own
         # (nothing is lost) without replacing the document's text
-        known_hashes = {r[0] for r in self.db.execute(
-            "SELECT content_hash FROM document_versions WHERE document_id = ?", [doc_id])}
+        known_hashes = {
+            r[0]
+            for r in self.db.execute(
+                "SELECT content_hash FROM document_versions WHERE document_id = ?", [doc_id]
+            )
+        }
         if chash not in known_hashes:
             version = self.db.execute(
                 "SELECT COALESCE(MAX(version), 0) FROM document_versions WHERE document_id = ?", [doc_id]
@@ -326,11 +356,19 @@ class Store:
 
     def documents(self, source: str | None = None) -> Iterator[dict[str, Any]]:
         """Stored documents, oldest issue date first, with `urls` and `sources` they came from."""
-        where, params = ("WHERE d.id IN (SELECT document_id FROM document_urls WHERE source = ?)", [source]) if source else ("", [])
+        where, params = (
+            ("WHERE d.id IN (SELECT document_id FROM document_urls WHERE source = ?)", [source])
+            if source
+            else ("", [])
+        )
         sql = f"SELECT d.* FROM documents d {where} ORDER BY d.published, d.id"
         for row in self.db.query(sql, params):
-            urls = list(self.db.query(
-                "SELECT url, source FROM document_urls WHERE document_id = ? ORDER BY first_seen, url", [row["id"]]))
+            urls = list(
+                self.db.query(
+                    "SELECT url, source FROM document_urls WHERE document_id = ? ORDER BY first_seen, url",
+                    [row["id"]],
+                )
+            )
             row["meta"] = json.loads(row["meta"])
             row["urls"] = [u["url"] for u in urls]
             row["sources"] = sorted({u["source"] for u in urls})
@@ -338,8 +376,11 @@ class Store:
 
     def versions(self, document_id: int) -> list[dict[str, Any]]:
         """Every text seen for a document, oldest first."""
-        return list(self.db.query(
-            "SELECT * FROM document_versions WHERE document_id = ? ORDER BY version", [document_id]))
+        return list(
+            self.db.query(
+                "SELECT * FROM document_versions WHERE document_id = ? ORDER BY version", [document_id]
+            )
+        )
 
     # --- conditional GET -----------------------------------------------------------------------
 
@@ -383,21 +424,39 @@ class Store:
                 """UPDATE fetch_runs SET finished_at = ?, status = ?, http_status = ?, items_seen = ?,
                        new_documents = ?, updated_documents = ?, pages = ?, requests = ?, not_modified = ?,
                        error = ? WHERE id = ?""",
-                [now, stats.status, stats.http_status, stats.items_seen, stats.new_documents,
-                 stats.updated_documents, stats.pages, stats.requests, stats.not_modified, error, run_id],
+                [
+                    now,
+                    stats.status,
+                    stats.http_status,
+                    stats.items_seen,
+                    stats.new_documents,
+                    stats.updated_documents,
+                    stats.pages,
+                    stats.requests,
+                    stats.not_modified,
+                    error,
+                    run_id,
+                ],
             )
             self.db.execute("INSERT OR IGNORE INTO source_state(source) VALUES (?)", [stats.source])
             if stats.status == "interrupted":  # not the source's fault: health is untouched
                 self.db.execute(
-                    "UPDATE source_state SET last_run_at = ?, incomplete = 1 WHERE source = ?", [now, stats.source]
+                    "UPDATE source_state SET last_run_at = ?, incomplete = 1 WHERE source = ?",
+                    [now, stats.source],
                 )
             elif stats.ok:
                 self.db.execute(
                     """UPDATE source_state SET last_run_at = ?, last_success = ?, consecutive_failures = 0, incomplete = 0,
                            last_items_seen = CASE WHEN ? THEN last_items_seen ELSE ? END,
                            max_items_seen = MAX(max_items_seen, ?) WHERE source = ?""",
-                    [now, now, stats.not_modified and not stats.items_seen, stats.items_seen,
-                     stats.items_seen, stats.source],
+                    [
+                        now,
+                        now,
+                        stats.not_modified and not stats.items_seen,
+                        stats.items_seen,
+                        stats.items_seen,
+                        stats.source,
+                    ],
                 )
             else:
                 self.db.execute(
@@ -412,10 +471,12 @@ class Store:
         with self.write():
             self.db.execute(
                 """INSERT OR IGNORE INTO source_state(source)
-                   SELECT DISTINCT source FROM fetch_runs WHERE status = 'running'""")
+                   SELECT DISTINCT source FROM fetch_runs WHERE status = 'running'"""
+            )
             self.db.execute(
                 """UPDATE source_state SET incomplete = 1
-                   WHERE source IN (SELECT source FROM fetch_runs WHERE status = 'running')""")
+                   WHERE source IN (SELECT source FROM fetch_runs WHERE status = 'running')"""
+            )
             cur = self.db.execute(
                 "UPDATE fetch_runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'",
                 [now_iso()],
@@ -438,15 +499,20 @@ class Store:
         return {
             r["source"]: r["n"]
             for r in self.db.query(
-                "SELECT source, COUNT(DISTINCT document_id) AS n FROM document_urls GROUP BY source")
+                "SELECT source, COUNT(DISTINCT document_id) AS n FROM document_urls GROUP BY source"
+            )
         }
 
     # --- list versions -------------------------------------------------------------------------
 
     def latest_list_version(self, source: str, url: str) -> dict[str, Any] | None:
         """The newest stored version of the list at `url`."""
-        rows = list(self.db.query(
-            "SELECT * FROM list_versions WHERE source = ? AND url = ? ORDER BY id DESC LIMIT 1", [source, url]))
+        rows = list(
+            self.db.query(
+                "SELECT * FROM list_versions WHERE source = ? AND url = ? ORDER BY id DESC LIMIT 1",
+                [source, url],
+            )
+        )
         if not rows:
             return None
         rows[0]["items"] = json.loads(rows[0]["items"])
@@ -473,8 +539,16 @@ class Store:
             self.db.execute(
                 """INSERT INTO list_versions(source, url, document_id, published, stated_count, items,
                        items_hash, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                [source, url, document_id, _iso(lv.published), lv.stated_count,
-                 json.dumps(lv.items, ensure_ascii=False), items_hash, now_iso()],
+                [
+                    source,
+                    url,
+                    document_id,
+                    _iso(lv.published),
+                    lv.stated_count,
+                    json.dumps(lv.items, ensure_ascii=False),
+                    items_hash,
+                    now_iso(),
+                ],
             )
         return True
 

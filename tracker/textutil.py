@@ -43,7 +43,11 @@ def decode_bytes(content: bytes, content_type: str | None = None) -> str:
     label is read as gb18030, the superset. A single-byte Western header label loses to a
     `<meta>` that says otherwise (servers mislabel; latin-1 would 'succeed' on anything).
     """
-    for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, enc in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
         if content.startswith(bom):
             return content.decode(enc, errors="replace").lstrip("\ufeff")
     header = _codec(charset_from_content_type(content_type))
@@ -74,9 +78,37 @@ def soup(html: str) -> BeautifulSoup:
 
 
 _BLOCK = {
-    "p", "div", "li", "ul", "ol", "br", "tr", "table", "section", "article", "h1", "h2", "h3",
-    "h4", "h5", "h6", "blockquote", "pre", "dd", "dt", "dl", "header", "footer", "figure",
-    "figcaption", "hr", "main", "aside", "nav", "td", "th",
+    "p",
+    "div",
+    "li",
+    "ul",
+    "ol",
+    "br",
+    "tr",
+    "table",
+    "section",
+    "article",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "dd",
+    "dt",
+    "dl",
+    "header",
+    "footer",
+    "figure",
+    "figcaption",
+    "hr",
+    "main",
+    "aside",
+    "nav",
+    "td",
+    "th",
 }
 _SKIP = {"script", "style", "noscript", "template", "iframe", "svg", "button", "form"}
 _SPACES = re.compile(r"[ \t\u00a0\u3000\r\f\v]+")
@@ -93,7 +125,8 @@ def element_text(node: Tag | None) -> str:
             if isinstance(child, (Comment, Declaration, Doctype, ProcessingInstruction)):
                 continue
             if isinstance(child, NavigableString):
-                parts.append(str(child))
+                # a line break in the source is only white space; blocks and <br> break lines
+                parts.append(str(child).replace("\r", " ").replace("\n", " "))
             elif isinstance(child, Tag):
                 if child.name in _SKIP:
                     continue
@@ -111,7 +144,8 @@ def element_text(node: Tag | None) -> str:
 
 def html_fragment_text(html: str) -> str:
     """Text of an HTML fragment (a feed item's body)."""
-    return element_text(soup(f"<div>{html}</div>").find("div"))
+    node = soup(f"<div>{html}</div>").find("div")
+    return element_text(node if isinstance(node, Tag) else None)
 
 
 def collapse(text: str) -> str:
@@ -141,9 +175,18 @@ _MONTHS = {
     m: i
     for i, names in enumerate(
         [
-            ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
-            ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
-            ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"), ("dec", "december"),
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
         ],
         start=1,
     )
@@ -165,7 +208,9 @@ def find_date(text: str | None) -> date | None:
     best: tuple[int, date] | None = None
     for pat in _DATE_PATTERNS:
         for m in pat.finditer(text):
-            month = int(m.group("m")) if "m" in m.groupdict() and m.group("m") else _MONTHS[m.group("mn").lower()]
+            month = (
+                int(m.group("m")) if "m" in m.groupdict() and m.group("m") else _MONTHS[m.group("mn").lower()]
+            )
             try:
                 d = date(int(m.group("y")), month, int(m.group("d")))
             except ValueError:

@@ -26,11 +26,15 @@ def demo_config(base_url: str, db_path: Path) -> Config:
             "fetch": {"host_delay": 0.0, "retries": 1, "backoff": 0.1, "timeout": 10.0},
             "sources": {
                 "mofcom": {"url": f"{base_url}/mofcom/zwgk/zcfb/index.html"},
-                "whitehouse": {"urls": [
-                    f"{base_url}/whitehouse/presidential-actions/feed/",
-                    f"{base_url}/whitehouse/briefings-statements/feed/",
-                ]},
-                "federalregister": {"url": f"{base_url}/federalregister/api/v1/documents.json?conditions[type][]=PRESDOCU"},
+                "whitehouse": {
+                    "urls": [
+                        f"{base_url}/whitehouse/presidential-actions/feed/",
+                        f"{base_url}/whitehouse/briefings-statements/feed/",
+                    ]
+                },
+                "federalregister": {
+                    "url": f"{base_url}/federalregister/api/v1/documents.json?conditions[type][]=PRESDOCU"
+                },
                 "usgs": {"url": f"{base_url}{USGS_PATH}"},
             },
         },
@@ -60,7 +64,10 @@ def run_demo(db_path: Path, on_round: Callable[[str, list[RunStats]], None] | No
         config = demo_config(server.base_url, db_path)
         rounds = [
             ("first fetch (USGS serves its 2018 list)", None),
-            ("second fetch (the USGS page now shows the 2022 list)", root / "usgs/2022/critical-minerals-list.html"),
+            (
+                "second fetch (the USGS page now shows the 2022 list)",
+                root / "usgs/2022/critical-minerals-list.html",
+            ),
         ]
         for label, usgs_file in rounds:
             if usgs_file is not None:

@@ -53,9 +53,13 @@ class SiteServer:
                 data = path.read_bytes()
                 etag = '"' + hashlib.sha1(data).hexdigest()[:20] + '"'
                 mtime = email.utils.formatdate(int(path.stat().st_mtime), usegmt=True)
-                if server.validators and (self.headers.get("If-None-Match") == etag or (
-                    not self.headers.get("If-None-Match") and self.headers.get("If-Modified-Since") == mtime
-                )):
+                if server.validators and (
+                    self.headers.get("If-None-Match") == etag
+                    or (
+                        not self.headers.get("If-None-Match")
+                        and self.headers.get("If-Modified-Since") == mtime
+                    )
+                ):
                     self.send_response(304)
                     self.send_header("ETag", etag)
                     self.end_headers()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
-
-import threading
 
 from tracker.errors import ConfigError, FetchError, InputError, Interrupted, LayoutChangedError, SourceError
 from tracker.http import HttpClient, Response, host_of
@@ -168,7 +167,9 @@ class ListSource(SourceKind):
         page_no = 0
         while url:
             page_no += 1
-            resp = self.get(url, conditional=(page_no == 1 and mode == "fetch"), ok_statuses=(404,) if page_no > 1 else ())
+            resp = self.get(
+                url, conditional=(page_no == 1 and mode == "fetch"), ok_statuses=(404,) if page_no > 1 else ()
+            )
             stats.http_status = stats.http_status or resp.status
             if resp.not_modified or (page_no == 1 and mode == "fetch" and self.unchanged_body(url, resp)):
                 stats.not_modified += 1
@@ -190,7 +191,9 @@ class ListSource(SourceKind):
                 nxt = None
             if reached_until:
                 return
-            if mode == "fetch" and ((not all_new and not self.catching_up) or page_no >= self.config.max_pages):
+            if mode == "fetch" and (
+                (not all_new and not self.catching_up) or page_no >= self.config.max_pages
+            ):
                 return
             url = nxt
 
@@ -199,9 +202,13 @@ class ListSource(SourceKind):
         had_items = bool(state and state["max_items_seen"])
         if had_items or self.empty_list_is_failure:
             why = "it had items before" if had_items else "its item selector matched nothing"
-            raise LayoutChangedError(f"the list yields no items ({why}): its layout may have changed", url=url)
+            raise LayoutChangedError(
+                f"the list yields no items ({why}): its layout may have changed", url=url
+            )
 
-    def _store_items(self, page: Page, stats: RunStats, *, mode: str, until: date | None) -> tuple[bool, bool]:
+    def _store_items(
+        self, page: Page, stats: RunStats, *, mode: str, until: date | None
+    ) -> tuple[bool, bool]:
         all_new = True
         for item in page.items:
             self.check_stop()
@@ -215,7 +222,8 @@ class ListSource(SourceKind):
             known = self.store.url_known(item.url) or any(self.store.key_known(k) for k in item.keys)
             if known:
                 all_new = False
-                if (item.document is None or item.follow) and not self.config.recheck:
+                # a backfill looks for what is missing; a fetch re-checks known pages (cheap 304s)
+                if (item.document is None or item.follow) and (mode == "backfill" or not self.config.recheck):
                     continue
             try:
                 doc = self.fetch_document(item)

@@ -43,7 +43,9 @@ class FederalRegisterSource(ListSource):
             if not isinstance(result, dict) or not result.get("document_number"):
                 raise ParseError("a result without 'document_number'", url=url)
             doc = self.document(result)
-            items.append(Item(url=doc.url, title=doc.title, published=doc.published, document=doc, keys=doc.keys))
+            items.append(
+                Item(url=doc.url, title=doc.title, published=doc.published, document=doc, keys=doc.keys)
+            )
         nxt = data.get("next_page_url")
         return Page(items=items, next_url=str(nxt) if nxt else None)
 
@@ -65,11 +67,23 @@ class FederalRegisterSource(ListSource):
         if isinstance(excerpts, str) and excerpts:
             parts.append(excerpts)
         text = "\n".join(collapse(p) for p in parts)
-        agencies = [a.get("name") or a.get("raw_name") for a in r.get("agencies") or [] if isinstance(a, dict)]
+        agencies = [
+            a.get("name") or a.get("raw_name") for a in r.get("agencies") or [] if isinstance(a, dict)
+        ]
         meta = {
             k: r.get(k)
-            for k in ("type", "subtype", "signing_date", "publication_date", "citation", "document_number",
-                      "executive_order_number", "proclamation_number", "effective_on", "pdf_url")
+            for k in (
+                "type",
+                "subtype",
+                "signing_date",
+                "publication_date",
+                "citation",
+                "document_number",
+                "executive_order_number",
+                "proclamation_number",
+                "effective_on",
+                "pdf_url",
+            )
             if r.get(k)
         }
         if agencies:
@@ -77,8 +91,13 @@ class FederalRegisterSource(ListSource):
         return Document(
             source=self.name,
             url=str(r.get("html_url") or f"federalregister:{r['document_number']}"),
-            title=title, text=text, raw_hash=sha256(json.dumps(r, sort_keys=True)),
-            published=published, language="en", doc_number=number, keys=keys,
+            title=title,
+            text=text,
+            raw_hash=sha256(json.dumps(r, sort_keys=True)),
+            published=published,
+            language="en",
+            doc_number=number,
+            keys=keys,
             kind="presidential-document" if r.get("signing_date") or number != fr_number else "notice",
             meta=meta,
         )

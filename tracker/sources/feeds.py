@@ -68,12 +68,21 @@ class RssSource(ListSource):
         if fr := _FR_LINK.search(link):  # a Federal Register feed: same key as the API's document
             keys.insert(0, f"FR {fr.group(1)}")
         doc = Document(
-            source=self.name, url=link or guid, title=title, text=text,
-            raw_hash=sha256(repr((title, body_html, published))), published=published,
-            language=self.lang(title + "\n" + text), keys=keys, kind="feed-item", meta=meta,
+            source=self.name,
+            url=link or guid,
+            title=title,
+            text=text,
+            raw_hash=sha256(repr((title, body_html, published))),
+            published=published,
+            language=self.lang(title + "\n" + text),
+            keys=keys,
+            kind="feed-item",
+            meta=meta,
         )
         follow = not text and self.settings.fetch_articles and bool(link)
-        return Item(url=link or guid, title=title, published=published, keys=keys, document=doc, follow=follow)
+        return Item(
+            url=link or guid, title=title, published=published, keys=keys, document=doc, follow=follow
+        )
 
     def clean_body(self, text: str, title: str) -> str:
         """Feed body text with publisher boilerplate removed."""

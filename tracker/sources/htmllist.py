@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from bs4 import Tag
@@ -14,6 +16,9 @@ from tracker.http import Response
 from tracker.models import Document, sha256
 from tracker.sources.base import Item, ListSource, Page
 from tracker.textutil import collapse, decode_bytes, element_text, find_date, soup
+
+if TYPE_CHECKING:
+    from tracker.config import SourceConfig
 
 
 @dataclass(frozen=True)
@@ -42,11 +47,13 @@ class HtmlListSource(ListSource):
     empty_list_is_failure = True
 
     @classmethod
-    def validate(cls, config, file):  # type: ignore[no-untyped-def]
+    def validate(cls, config: SourceConfig, file: str) -> None:
         s: HtmlListSettings = config.settings
         prefix = f"sources.{config.name}"
         if not s.item:
-            raise ConfigError("kind 'html-list' needs an 'item' CSS selector", file=file, key=f"{prefix}.item")
+            raise ConfigError(
+                "kind 'html-list' needs an 'item' CSS selector", file=file, key=f"{prefix}.item"
+            )
         import soupsieve
 
         for key in ("item", "title", "link", "date", "next", "body"):
@@ -55,13 +62,23 @@ class HtmlListSource(ListSource):
                 try:
                     soupsieve.compile(value)
                 except SelectorSyntaxError as exc:
-                    raise ConfigError(f"invalid CSS selector {value!r}: {exc}", file=file, key=f"{prefix}.{key}") from None
+                    raise ConfigError(
+                        f"invalid CSS selector {value!r}: {str(exc).splitlines()[0]}",
+                        file=file,
+                        key=f"{prefix}.{key}",
+                    ) from None
         if s.number:
             try:
                 if re.compile(s.number).groups < 1:
-                    raise ConfigError("the regular expression needs a (group) for the number", file=file, key=f"{prefix}.number")
+                    raise ConfigError(
+                        "the regular expression needs a (group) for the number",
+                        file=file,
+                        key=f"{prefix}.number",
+                    )
             except re.error as exc:
-                raise ConfigError(f"invalid regular expression: {exc}", file=file, key=f"{prefix}.number") from None
+                raise ConfigError(
+                    f"invalid regular expression: {exc}", file=file, key=f"{prefix}.number"
+                ) from None
 
     def parse_page(self, resp: Response, url: str, page_no: int) -> Page:
         s: HtmlListSettings = self.settings
@@ -73,7 +90,11 @@ class HtmlListSource(ListSource):
             if not href:
                 continue
             title_node = node.select_one(s.title) if s.title else node
-            title = collapse(str(title_node.get("title") or "") or title_node.get_text(" ")) if isinstance(title_node, Tag) else ""
+            title = (
+                collapse(str(title_node.get("title") or "") or title_node.get_text(" "))
+                if isinstance(title_node, Tag)
+                else ""
+            )
             date_node = node.select_one(s.date) if s.date else node
             published = find_date(date_node.get_text(" ")) if isinstance(date_node, Tag) else None
             link = urljoin(url, str(href).strip())
@@ -102,14 +123,20 @@ class HtmlListSource(ListSource):
         title = item.title or (collapse(page.title.string) if page.title and page.title.string else item.url)
         return self._document(item.url, title, text, item.published or find_date(text), resp.content)
 
-    def _document(self, url: str, title: str, text: str, published, raw: bytes) -> Document:  # type: ignore[no-untyped-def]
+    def _document(self, url: str, title: str, text: str, published: date | None, raw: bytes) -> Document:
         number = None
         if self.settings.number:
             m = re.search(self.settings.number, title + "\n" + text)
             number = collapse(m.group(1)) if m else None
         return Document(
-            source=self.name, url=url, title=title, text=text, raw_hash=sha256(raw),
-            published=published, language=self.lang(title + "\n" + text), doc_number=number,
+            source=self.name,
+            url=url,
+            title=title,
+            text=text,
+            raw_hash=sha256(raw),
+            published=published,
+            language=self.lang(title + "\n" + text),
+            doc_number=number,
         )
 
     def parse_file(self, content: bytes, url: str, content_type: str | None = None) -> list[Document]:

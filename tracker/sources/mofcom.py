@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Tag
@@ -62,7 +63,9 @@ class MofcomSource(ListSource):
     def _item_nodes(self, doc: BeautifulSoup) -> list[Tag]:
         if self.settings.item_selector:
             return list(doc.select(self.settings.item_selector))
-        return [li for li in doc.find_all("li") if li.find("a", href=True) and _LIST_DATE.search(li.get_text(" "))]
+        return [
+            li for li in doc.find_all("li") if li.find("a", href=True) and _LIST_DATE.search(li.get_text(" "))
+        ]
 
     def _next(self, doc: BeautifulSoup, url: str) -> str | None:
         if self.settings.next_selector:
@@ -74,7 +77,9 @@ class MofcomSource(ListSource):
         return None
 
     def fetch_document(self, item: Item) -> Document | None:
-        return self.fetch_detail(item, lambda r: self.parse_article(r.content, item.url, r.content_type, item))
+        return self.fetch_detail(
+            item, lambda r: self.parse_article(r.content, item.url, r.content_type, item)
+        )
 
     def parse_article(
         self, content: bytes, url: str, content_type: str | None = None, item: Item | None = None
@@ -84,7 +89,9 @@ class MofcomSource(ListSource):
         page = soup(html)
         body = page.select_one(self.settings.body_selector)
         if body is None:
-            raise ParseError("no article body (selector %r matched nothing)" % self.settings.body_selector, url=url)
+            raise ParseError(
+                f"no article body (selector {self.settings.body_selector!r} matched nothing)", url=url
+            )
         title = _title(page, self.settings.title_selector) or (item.title if item else "")
         if not title:
             raise ParseError("article has no title", url=url)
@@ -110,9 +117,16 @@ class MofcomSource(ListSource):
         if item and item.published and item.published != published:
             meta["list_date"] = item.published.isoformat()
         return Document(
-            source=self.name, url=url, title=title, text=text, raw_hash=sha256(content),
-            published=published, language=self.lang(text), doc_number=number,
-            kind="announcement" if number else "article", meta=meta,
+            source=self.name,
+            url=url,
+            title=title,
+            text=text,
+            raw_hash=sha256(content),
+            published=published,
+            language=self.lang(text),
+            doc_number=number,
+            kind="announcement" if number else "article",
+            meta=meta,
         )
 
     def parse_file(self, content: bytes, url: str, content_type: str | None = None) -> list[Document]:
@@ -137,7 +151,7 @@ def _title(page: BeautifulSoup, selector: str) -> str:
     return ""
 
 
-def _meta_date(page: BeautifulSoup):  # type: ignore[no-untyped-def]
+def _meta_date(page: BeautifulSoup) -> date | None:
     meta = page.find("meta", attrs={"name": "PubDate"})
     return find_date(str(meta.get("content"))) if isinstance(meta, Tag) else None
 

@@ -20,7 +20,16 @@ _NUMBER_WORDS = {
         "sixteen seventeen eighteen nineteen twenty".split()
     )
 }
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_TENS = {
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
 _LIST_SENTENCE = re.compile(
     r"(?:includes?|comprises?|consists? of|are)\s+the\s+following\s+(?P<count>\d+|[a-z]+(?:[- ][a-z]+)?)\s+"
     r"(?P<noun>[^:]{0,80}?)\s*:\s*(?P<items>.+?)(?:\.\s|\.$)",
@@ -98,7 +107,9 @@ class UsgsListSource(SourceKind):
                 progress(self.name, stats.pages, stats)
 
     def after_store(self, doc: Document, doc_id: int, outcome: str) -> None:
-        lv = ListVersion(items=list(doc.meta["list"]), stated_count=doc.meta.get("stated_count"), published=doc.published)
+        lv = ListVersion(
+            items=list(doc.meta["list"]), stated_count=doc.meta.get("stated_count"), published=doc.published
+        )
         self.store.save_list_version(self.name, doc.url, doc_id, lv)
 
     def parse(self, content: bytes, url: str, content_type: str | None = None) -> Document:
@@ -108,7 +119,11 @@ class UsgsListSource(SourceKind):
         if body is None:
             raise ParseError(f"no {self.settings.body_selector!r} on the page", url=url)
         title_node = page.select_one(self.settings.title_selector)
-        title = collapse(title_node.get_text(" ")) if title_node else collapse(page.title.string if page.title and page.title.string else "")
+        title = (
+            collapse(title_node.get_text(" "))
+            if title_node
+            else collapse(page.title.string if page.title and page.title.string else "")
+        )
         text = element_text(body)
         lv = extract_list(text, url)
         pm = _PUBLISHED.search(text)
@@ -122,9 +137,17 @@ class UsgsListSource(SourceKind):
             keys.append(citation)
             number = number or citation
         return Document(
-            source=self.name, url=url, title=title, text=text, raw_hash=sha256(content),
-            published=lv.published, language=self.lang(text), doc_number=number, keys=keys,
-            kind="list", meta={"list": lv.items, "stated_count": lv.stated_count},
+            source=self.name,
+            url=url,
+            title=title,
+            text=text,
+            raw_hash=sha256(content),
+            published=lv.published,
+            language=self.lang(text),
+            doc_number=number,
+            keys=keys,
+            kind="list",
+            meta={"list": lv.items, "stated_count": lv.stated_count},
         )
 
     def parse_file(self, content: bytes, url: str, content_type: str | None = None) -> list[Document]:

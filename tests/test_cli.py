@@ -1,0 +1,214 @@
+"""The `tracker` command driven through click's runner: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from tracker.cli import cli
+from tracker.demo.server import SiteServer, site_root
+
+LIST = "/mofcom/zwgk/zcfb/index.html"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def write_config(tmp_path: Path, body: str) -> Path:
+    cfg = tmp_path / "tracker.toml"
+    cfg.write_text(
+        "[fetch]\nhost_delay = 0.0\nretries = 0\ntimeout = 5.0\n"
+        "[sources.whitehouse]\nenabled = false\n[sources.federalregister]\nenabled = false\n"
+        "[sources.usgs]\nenabled = false\n" + body,
+        "utf-8",
+    )
+    return cfg
+
+
+def test_fetch_prints_a_line_per_source_and_exits_1_when_one_failed(site: SiteServer, tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path,
+        f'[sources.mofcom]\nurl = "{site.base_url}{LIST}"\n'
+        f'[sources.gone]\nkind = "rss"\nurl = "{site.base_url}/missing.xml"\n',
+    )
+    result = run("--config", str(cfg), "--db", str(tmp_path / "t.db"), "fetch")
+    assert result.exit_code == 1
+    lines = dict(line.split(None, 1) for line in result.output.strip().splitlines())
+    assert lines["mofcom"].startswith("ok") and "8 new" in lines["mofcom"]
+    assert lines["gone"].startswith("FAILED") and "HTTP 404" in lines["gone"]
+    again = run("--config", str(cfg), "--db", str(tmp_path / "t.db"), "fetch", "--source", "mofcom")
+    assert again.exit_code == 0
+    assert "not modified" in again.output
+
+
+def test_tracker_toml_in_the_working_directory_is_read(site: SiteServer, tmp_path: Path) -> None:
+    write_config(tmp_path, f'[database]\npath = "here.db"\n[sources.mofcom]\nurl = "{site.base_url}{LIST}"\n')
+    result = run("fetch")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "here.db").exists()
+
+
+def test_config_from_environment_variable(site: SiteServer, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    cfg = write_config(
+        tmp_path / "elsewhere" if (tmp_path / "elsewhere").mkdir() is None else tmp_path,
+        f'[sources.mofcom]\nurl = "{site.base_url}{LIST}"\n',
+    )
+    monkeypatch.setenv("TRACKER_CONFIG", str(cfg))
+    result = run("--db", str(tmp_path / "env.db"), "sources", "--json")
+    assert result.exit_code == 0
+    rows = {r["name"]: r for r in json.loads(result.output)}
+    assert rows["mofcom"]["urls"] == [f"{site.base_url}{LIST}"]
+
+
+def test_sources_json_reports_health(site: SiteServer, tmp_path: Path) -> None:
+    cfg = write_config(
+        tmp_path,
+        f'[sources.mofcom]\nurl = "{site.base_url}{LIST}"\n'
+        f'[sources.gone]\nkind = "rss"\nurl = "{site.base_url}/missing.xml"\n',
+    )
+    db = str(tmp_path / "t.db")
+    run("--config", str(cfg), "--db", db, "fetch")
+    run("--config", str(cfg), "--db", db, "fetch")
+    result = run("--config", str(cfg), "--db", db, "sources", "--json")
+    rows = {r["name"]: r for r in json.loads(result.output)}
+    assert rows["mofcom"]["last_success"] and rows["mofcom"]["consecutive_failures"] == 0
+    assert rows["mofcom"]["documents"] == 8
+    assert rows["mofcom"]["items_seen"] == 8  # the 304 re-run keeps the last real count
+    assert rows["gone"]["last_success"] is None
+    assert rows["gone"]["consecutive_failures"] == 2
+    assert "HTTP 404" in rows["gone"]["last_error"]
+    assert rows["whitehouse"]["enabled"] is False
+    table = run("--config", str(cfg), "--db", db, "sources")
+    assert "failing" in table.output and "disabled" in table.output
+
+
+def test_sources_kinds_lists_every_kind_with_settings() -> None:
+    result = run("sources", "--kinds")
+    for kind in ("mofcom", "wordpress-rss", "rss", "federalregister", "usgs-list", "html-list"):
+        assert f"\n{kind}\n" in "\n" + result.output
+    assert "item_selector" in result.output and "page_param" in result.output
+
+
+def test_ingest_stores_local_files_through_the_parser(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, "")
+    db = str(tmp_path / "t.db")
+    art = site_root() / "mofcom/zwgk/zcfb/art/2025/art_225cdea2e0df055cbf1899687ca2ed06.html"
+    gbk = site_root() / "mofcom/article/zcfb/zcblgg/202408/20240815666047.shtml"
+    result = run("--config", str(cfg), "--db", db, "ingest", str(art), str(gbk), "--source", "mofcom")
+    assert result.exit_code == 0, result.output
+    assert "MOFCOM 2025-18" in result.output and "MOFCOM 2024-33" in result.output
+    assert result.output.count("new") == 2
+    again = run(
+        "--config",
+        str(cfg),
+        "--db",
+        db,
+        "ingest",
+        str(art),
+        "--source",
+        "mofcom",
+        "--url",
+        "https://www.mofcom.gov.cn/zwgk/zcfb/art/2025/art_225cdea2e0df055cbf1899687ca2ed06.html",
+    )
+    assert again.output.startswith("merged")  # same number, another URL: still one document
+    feed = site_root() / "whitehouse/briefings-statements/feed/index.xml"
+    fr = run("--config", str(cfg), "--db", db, "ingest", str(feed), "--source", "whitehouse")
+    assert fr.exit_code == 0 and fr.output.count("new") == 2
+
+
+def test_ingest_of_a_list_page_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, "")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--config",
+            str(cfg),
+            "--db",
+            str(tmp_path / "t.db"),
+            "ingest",
+            str(site_root() / "mofcom/zwgk/zcfb/index.html"),
+            "--source",
+            "mofcom",
+        ],
+    )
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and "list pages cannot be ingested" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_user_errors_are_one_line_naming_file_and_key(tmp_path: Path) -> None:
+    cases = [
+        (
+            '[sources.mofcom]\nintervall = "1h"\n',
+            "sources.mofcom.intervall: unknown key for kind 'mofcom' (did you mean 'interval'?)",
+        ),
+        ('[sources.mofcom]\ninterval = "often"\n', "sources.mofcom.interval: expected a duration"),
+        ('[sources.mofcom]\nenabled = "yes"\n', "sources.mofcom.enabled: expected true or false"),
+        (
+            '[sources.x]\nkind = "rsss"\nurl = "http://127.0.0.1/"\n',
+            "sources.x.kind: unknown source kind 'rsss' (did you mean 'rss'?)",
+        ),
+        ('[sources.x]\nkind = "rss"\n', "sources.x: missing key 'url' (or 'urls')"),
+        ('[sources.x]\nkind = "rss"\nurl = "ftp://127.0.0.1/"\n', "sources.x.url: not an http(s) URL"),
+        (
+            '[sources.x]\nkind = "html-list"\nurl = "http://127.0.0.1/"\n',
+            "sources.x.item: kind 'html-list' needs an 'item'",
+        ),
+        (
+            '[sources.x]\nkind = "html-list"\nurl = "http://127.0.0.1/"\nitem = "li[["\n',
+            "sources.x.item: invalid CSS selector",
+        ),
+        ("[fetch]\ntimeout = -1\n", "fetch.timeout: must not be negative"),
+        ("[fetch]\nretry = 3\n", "fetch.retry: unknown key (did you mean 'retries'?)"),
+        ('timezone = "Mars/Olympus"\n', "timezone: unknown time zone"),
+        ("[sources.mofcom\n", "invalid TOML"),
+    ]
+    for body, expected in cases:
+        cfg = tmp_path / "bad.toml"
+        cfg.write_text(body, "utf-8")
+        result = CliRunner().invoke(cli, ["--config", str(cfg), "sources"])
+        assert result.exit_code == 2, body
+        assert result.output.count("\n") == 1, result.output
+        assert result.output.startswith(f"error: {cfg}:"), result.output
+        assert expected in result.output, (body, result.output)
+
+
+def test_unknown_source_and_missing_config_file(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["fetch", "--source", "mofcon"])
+    assert result.exit_code == 2
+    assert "unknown source 'mofcon' (did you mean 'mofcom'?)" in result.output
+    missing = CliRunner().invoke(cli, ["--config", str(tmp_path / "nope.toml"), "sources"])
+    assert missing.exit_code == 2 and "nope.toml: config file not found" in missing.output
+    unreadable = CliRunner().invoke(cli, ["ingest", str(tmp_path / "nothing.html"), "--source", "mofcom"])
+    assert unreadable.exit_code == 2 and "cannot read" in unreadable.output
+
+
+def test_demo_runs_offline_end_to_end(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    result = run("demo", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert "mofcom           ok      8 items, 8 new" in result.output
+    assert "usgs             ok      1 items, 1 new" in result.output
+    assert "61 documents" not in result.output and "62 documents" in result.output
+    assert "MOFCOM 2025-70" in result.output
+    assert "added:" in result.output and "nickel" in result.output
+    assert "removed:" in result.output and "helium" in result.output
+    # run twice: the demo database is replaced, not appended to
+    again = run("demo", "--db", str(db))
+    assert "62 documents" in again.output
+
+
+def test_backfill_shows_progress_per_page_and_a_summary(site: SiteServer, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, f'[sources.mofcom]\nurl = "{site.base_url}{LIST}"\nmax_pages = 1\n')
+    db = str(tmp_path / "t.db")
+    first = run("--config", str(cfg), "--db", db, "fetch")
+    assert "5 new" in first.stdout
+    result = run("--config", str(cfg), "--db", db, "backfill", "--source", "mofcom")
+    assert result.exit_code == 0
+    assert "mofcom: page 1" in result.stderr and "mofcom: page 2" in result.stderr
+    assert result.stdout.startswith("mofcom") and "3 new" in result.stdout
+    bad = CliRunner().invoke(cli, ["--config", str(cfg), "backfill", "--source", "mofcom", "--until", "last year"])
+    assert bad.exit_code == 2 and "is not a date (YYYY-MM-DD)" in bad.output

@@ -1,0 +1,59 @@
+"""Every example the README documents is run here, so the README stays true."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tracker.cli import cli
+from tracker.config import load_config
+from tracker.demo.server import SiteServer, site_root
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def _blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", README.read_text("utf-8"), re.S)
+
+
+def test_the_configuration_example_is_valid(tmp_path: Path) -> None:
+    [example] = _blocks("toml")
+    cfg = tmp_path / "tracker.toml"
+    cfg.write_text(example, "utf-8")
+    config = load_config(cfg)
+    assert config.timezone == "Asia/Shanghai"
+    assert config.sources["whitehouse"].enabled is False
+    ministry = config.sources["ministry"]
+    assert ministry.kind == "html-list" and ministry.settings.item == "ul.notices li"
+    assert config.sources["mofcom"].interval == 6 * 3600
+    assert config.fetch.user_agent.startswith("minerals-tracker/0.")
+
+
+def test_the_cli_examples_run(tmp_path: Path) -> None:
+    examples = [line for block in _blocks("sh") for line in block.splitlines() if line.startswith("tracker ")]
+    assert len(examples) == 4
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    shutil.copy(
+        site_root() / "mofcom/zwgk/zcfb/art/2025/art_cb2bdfad2be4cbd918ea959b40296eaa.html",
+        saved / "2025-70.html",
+    )
+    with SiteServer(site_root()) as site:
+        site.aliases["/usgs/list.html"] = site_root() / "usgs/2022/critical-minerals-list.html"
+        cfg = tmp_path / "loopback.toml"
+        cfg.write_text(
+            "[fetch]\nhost_delay = 0.0\nretries = 0\n"
+            f'[sources.mofcom]\nurl = "{site.base_url}/mofcom/zwgk/zcfb/index.html"\n'
+            f'[sources.usgs]\nurl = "{site.base_url}/usgs/list.html"\n'
+            "[sources.whitehouse]\nenabled = false\n[sources.federalregister]\nenabled = false\n",
+            "utf-8",
+        )
+        for line in examples:
+            args = ["--config", str(cfg), "--db", str(tmp_path / "t.db"), *shlex.split(line)[1:]]
+            result = CliRunner().invoke(cli, args, catch_exceptions=False)
+            assert result.exit_code == 0, (line, result.output)
+    assert "MOFCOM 2025-70" in result.output or '"mofcom"' in result.output
