@@ -210,5 +210,7 @@ def test_backfill_shows_progress_per_page_and_a_summary(site: SiteServer, tmp_pa
     assert result.exit_code == 0
     assert "mofcom: page 1" in result.stderr and "mofcom: page 2" in result.stderr
     assert result.stdout.startswith("mofcom") and "3 new" in result.stdout
-    bad = CliRunner().invoke(cli, ["--config", str(cfg), "backfill", "--source", "mofcom", "--until", "last year"])
+    bad = CliRunner().invoke(
+        cli, ["--config", str(cfg), "backfill", "--source", "mofcom", "--until", "last year"]
+    )
     assert bad.exit_code == 2 and "is not a date (YYYY-MM-DD)" in bad.output

@@ -32,6 +32,9 @@ class SiteServer:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes on a keep-alive socket: with Nagle's algorithm
+            # on, the body would wait ~40 ms for the client's delayed ACK
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
