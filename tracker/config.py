@@ -67,6 +67,7 @@ class Config:
     path: Path | None
     db_path: Path
     timezone: str = "UTC"
+    rules_dir: Path | None = None  # None: ./rules, else the rules shipped with the checkout
     fetch: FetchSettings = field(default_factory=FetchSettings)
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
 
@@ -83,7 +84,7 @@ class Config:
 
 
 COMMON_SOURCE_KEYS = {f.name for f in dataclasses.fields(SourceConfig)} - {"name", "settings"} | {"url"}
-TOP_LEVEL_KEYS = {"database", "fetch", "sources", "timezone"}
+TOP_LEVEL_KEYS = {"database", "fetch", "sources", "timezone", "rules_dir"}
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
@@ -103,6 +104,7 @@ def load_config(
     db_path: str | os.PathLike[str] | None = None,
     overrides: Mapping[str, Any] | None = None,
     use_user_config: bool = True,
+    rules_dir: str | os.PathLike[str] | None = None,
 ) -> Config:
     """Read the built-in defaults, then the user's file (if any), then `overrides` (a dict shaped
     like the TOML), into a validated Config."""
@@ -123,7 +125,10 @@ def load_config(
     merged = _merge(defaults, user, file_label)
     if overrides:
         merged = _merge(merged, dict(overrides), "<overrides>")
-    return _build(merged, file_label, cfg_path, db_path)
+    config = _build(merged, file_label, cfg_path, db_path)
+    if rules_dir is not None:
+        config = dataclasses.replace(config, rules_dir=Path(rules_dir))
+    return config
 
 
 def _merge(base: dict[str, Any], user: dict[str, Any], file: str) -> dict[str, Any]:
@@ -241,7 +246,15 @@ def _build(data: dict[str, Any], file: str, cfg_path: Path | None, db_override: 
         sc = dataclasses.replace(sc, settings=settings)
         kind_cls.validate(sc, sfile)
         sources[name] = sc
-    return Config(path=cfg_path, db_path=db_path, timezone=tz, fetch=fetch, sources=sources)
+    rules = data.get("rules_dir")
+    rules_path = None
+    if rules is not None:
+        rules_path = Path(_coerce(rules, str, file, "rules_dir"))
+        if cfg_path is not None and not rules_path.is_absolute():
+            rules_path = cfg_path.parent / rules_path
+    return Config(
+        path=cfg_path, db_path=db_path, timezone=tz, fetch=fetch, sources=sources, rules_dir=rules_path
+    )
 
 
 def _check_timezone(tz: str, file: str) -> None:

@@ -12,8 +12,10 @@ from typing import Any
 
 from tracker.config import Config, SourceConfig
 from tracker.errors import InputError, Interrupted, SourceError
+from tracker.events import Classifier
 from tracker.http import HttpClient
 from tracker.models import RunStats
+from tracker.rules import default_rules_dir, load_rules
 from tracker.sources import get_kind
 from tracker.sources.base import Progress
 from tracker.store import Store
@@ -28,6 +30,11 @@ def select_sources(config: Config, names: Sequence[str] | None) -> list[SourceCo
     return [s for s in config.sources.values() if s.enabled]
 
 
+def load_classifier(config: Config) -> Classifier:
+    """The classifier for the configured rules folder; RuleFileError when a rule file is wrong."""
+    return Classifier(load_rules(config.rules_dir or default_rules_dir()))
+
+
 def fetch(
     config: Config,
     names: Sequence[str] | None = None,
@@ -36,18 +43,24 @@ def fetch(
     until: date | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    classifier: Classifier | None = None,
 ) -> list[RunStats]:
-    """Run each selected source once (side by side) and return what each did. A failing source
-    is recorded as failed and never stops the others."""
+    """Run each selected source once (side by side) and return what each did; every document
+    stored is classified in the same transaction. A failing source is recorded as failed and
+    never stops the others."""
     sources = select_sources(config, names)
     stop = stop or threading.Event()
+    classifier = classifier or load_classifier(config)
     with Store(config.db_path) as store:
         store.close_interrupted_runs()
     results: list[RunStats] = []
     with HttpClient(config.fetch) as http:
         workers = max(1, min(config.fetch.workers, len(sources)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-            futures = [pool.submit(run_source, config, s, http, mode, until, progress, stop) for s in sources]
+            futures = [
+                pool.submit(run_source, config, s, http, mode, until, progress, stop, classifier)
+                for s in sources
+            ]
             try:
                 for f in futures:
                     results.append(f.result())
@@ -67,6 +80,7 @@ def run_source(
     until: date | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    classifier: Classifier | None = None,
 ) -> RunStats:
     """One recorded run of one source, in its own database connection (safe in any thread)."""
     stats = RunStats(source=source.name, mode=mode)
@@ -74,6 +88,7 @@ def run_source(
         run_id = store.start_run(source.name, mode)
         kind = get_kind(source.kind)(source, http, store)
         kind.stop = stop
+        kind.on_saved = classifier
         before = http.thread_requests
         try:
             kind.run(stats, mode=mode, until=until, progress=progress)
@@ -96,15 +111,21 @@ def run_source(
 
 
 def ingest(
-    config: Config, source_name: str, files: Sequence[str | Path], url: str | None = None
+    config: Config,
+    source_name: str,
+    files: Sequence[str | Path],
+    url: str | None = None,
+    classifier: Classifier | None = None,
 ) -> list[dict[str, Any]]:
-    """Store local files through a source's parser; returns one row per document stored."""
+    """Store (and classify) local files through a source's parser; one row per document stored."""
     source = config.source(source_name)
+    classifier = classifier or load_classifier(config)
     if url and len(files) > 1:
         raise InputError("--url names one document: give a single file with it")
     rows: list[dict[str, Any]] = []
     with Store(config.db_path) as store:
         kind = get_kind(source.kind)(source, None, store)
+        kind.on_saved = classifier
         for f in files:
             path = Path(f)
             try:
@@ -119,8 +140,7 @@ def ingest(
             if not docs:
                 raise InputError(f"{path}: no document found in this file for a {source.kind!r} source")
             for doc in docs:
-                outcome, doc_id = store.save_document(doc)
-                kind.after_store(doc, doc_id, outcome)
+                outcome, doc_id = kind.save(doc)
                 rows.append(
                     {
                         "file": str(path),

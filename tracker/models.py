@@ -30,6 +30,7 @@ class Document:
     keys: list[str] = field(default_factory=list)
     kind: str = "announcement"
     meta: dict[str, Any] = field(default_factory=dict)
+    source_kind: str = ""  # the kind of the source that delivered it (set by the source)
 
     @property
     def content_hash(self) -> str:

@@ -125,6 +125,61 @@ def _m0001(db: sqlite_utils.Database) -> None:
         db.execute(stmt)
 
 
+@migrations(name="0002_events")
+def _m0002(db: sqlite_utils.Database) -> None:
+    statements = [
+        "ALTER TABLE documents ADD COLUMN source_kind TEXT",
+        # what each rule made of each document; events are these drafts merged per event id
+        """CREATE TABLE event_drafts (
+            document_id INTEGER NOT NULL REFERENCES documents(id),
+            event_id TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            draft TEXT NOT NULL,
+            PRIMARY KEY (document_id, event_id)
+        )""",
+        "CREATE INDEX idx_event_drafts_event ON event_drafts(event_id)",
+        """CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            identity TEXT NOT NULL,
+            action TEXT NOT NULL,
+            jurisdiction TEXT NOT NULL,
+            announced TEXT,
+            effective TEXT,
+            expires TEXT,
+            doc_number TEXT,
+            title TEXT NOT NULL,
+            targets TEXT NOT NULL DEFAULT '[]',
+            minerals TEXT NOT NULL DEFAULT '[]',
+            items TEXT NOT NULL DEFAULT '[]',
+            refers_to TEXT NOT NULL DEFAULT '[]',
+            rule TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            trigger TEXT NOT NULL DEFAULT '',
+            minerals_from_refs INTEGER NOT NULL DEFAULT 0,
+            first_seen TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX idx_events_announced ON events(announced)",
+        "CREATE INDEX idx_events_jurisdiction ON events(jurisdiction, action, announced)",
+        "CREATE INDEX idx_events_doc_number ON events(doc_number)",
+        """CREATE TABLE event_minerals (
+            event_id TEXT NOT NULL REFERENCES events(id),
+            mineral TEXT NOT NULL,
+            announced TEXT,
+            PRIMARY KEY (event_id, mineral)
+        )""",
+        "CREATE INDEX idx_event_minerals_mineral ON event_minerals(mineral, announced)",
+        """CREATE TABLE event_refs (
+            event_id TEXT NOT NULL REFERENCES events(id),
+            ref TEXT NOT NULL,
+            PRIMARY KEY (event_id, ref)
+        )""",
+        "CREATE INDEX idx_event_refs_ref ON event_refs(ref)",
+    ]
+    for stmt in statements:
+        db.execute(stmt)
+
+
 def now_iso() -> str:
     """Current UTC time, ISO 8601 with offset, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -253,8 +308,8 @@ class Store:
     def _insert_document(self, doc: Document, now: str, chash: str) -> int:
         cur = self.db.execute(
             """INSERT INTO documents(source, url, title, published, language, doc_number, kind, text,
-                   content_hash, raw_hash, version, meta, first_seen, fetched_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)""",
+                   content_hash, raw_hash, version, meta, first_seen, fetched_at, updated_at, source_kind)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)""",
             [
                 doc.source,
                 doc.url,
@@ -270,6 +325,7 @@ class Store:
                 now,
                 now,
                 now,
+                doc.source_kind,
             ],
         )
         doc_id = int(cur.lastrowid or 0)

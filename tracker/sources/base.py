@@ -72,6 +72,8 @@ class SourceKind:
         self.store = store
         self.name = config.name
         self.stop: threading.Event | None = None  # set by the runner to stop between documents
+        # called with (store, document id) inside the saving transaction: the classifier
+        self.on_saved: Callable[[Store, int], None] | None = None
 
     def check_stop(self) -> None:
         """Raise Interrupted when the run was asked to stop."""
@@ -130,7 +132,18 @@ class SourceKind:
         raise InputError(f"sources of kind {self.kind!r} cannot ingest files")
 
     def after_store(self, doc: Document, doc_id: int, outcome: str) -> None:
-        """Hook run after each document was stored (the list kind diffs versions here)."""
+        """Hook run after each document was stored, in the same transaction (the list kind keeps
+        its list version here)."""
+
+    def save(self, doc: Document) -> tuple[str, int]:
+        """Store a document, its kind's extras and its classification in one transaction."""
+        doc.source_kind = self.kind
+        with self.store.write():
+            outcome, doc_id = self.store.save_document(doc)
+            self.after_store(doc, doc_id, outcome)
+            if self.on_saved is not None and outcome != "unchanged":
+                self.on_saved(self.store, doc_id)
+        return outcome, doc_id
 
 
 class ListSource(SourceKind):
@@ -234,7 +247,7 @@ class ListSource(SourceKind):
             if doc is None:
                 stats.not_modified += 1
                 continue
-            outcome, doc_id = self.store.save_document(doc)
+            outcome, doc_id = self.save(doc)
             if item.response is not None:
                 r = item.response
                 self.store.save_cache_entry(item.url, r.etag, r.last_modified, r.content)
@@ -242,7 +255,6 @@ class ListSource(SourceKind):
                 stats.new_documents += 1
             elif outcome == "updated":
                 stats.updated_documents += 1
-            self.after_store(doc, doc_id, outcome)
         return all_new, False
 
     def fetch_detail(self, item: Item, parse: Callable[[Response], Document]) -> Document | None:

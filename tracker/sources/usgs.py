@@ -98,10 +98,9 @@ class UsgsListSource(SourceKind):
                 continue
             doc = self.parse(resp.content, url, resp.content_type)
             stats.items_seen += 1
-            outcome, doc_id = self.store.save_document(doc)
+            outcome, doc_id = self.save(doc)
             stats.new_documents += outcome == "new"
             stats.updated_documents += outcome == "updated"
-            self.after_store(doc, doc_id, outcome)
             self.store.save_cache_entry(url, resp.etag, resp.last_modified, resp.content)
             if progress:
                 progress(self.name, stats.pages, stats)

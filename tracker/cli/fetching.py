@@ -1,124 +1,18 @@
-"""The `tracker` command: parses options, calls the library, prints; errors become one line."""
+"""Commands that read sources: fetch, backfill, ingest, sources, demo."""
 
 from __future__ import annotations
 
 import json
-import logging
-import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
-from tracker import __version__
-from tracker.config import Config, load_config
-from tracker.errors import TrackerError
+from tracker.cli import EXIT_FAILED, Context, cli, clip, parse_date, stoppable
 from tracker.models import RunStats
 
-EXIT_FAILED = 1  # a source failed
-EXIT_USAGE = 2  # bad config, bad input, unknown name
 DEMO_SHOWN = 8  # documents listed per source by `tracker demo`
-EXIT_INTERNAL = 3  # a bug in the tracker
-EXIT_INTERRUPTED = 130
-
-
-@contextmanager
-def _stoppable() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C: the current document is finished, the run is recorded as
-    interrupted, and the exit status is 130."""
-
-    def on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous: Callable[..., object] | int | None = signal.signal(signal.SIGTERM, on_term)
-    try:
-        yield
-    except KeyboardInterrupt:
-        click.echo("interrupted: the documents stored so far are kept; run again to continue", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-class Context:
-    """Global options, and the config loaded once on first use."""
-
-    def __init__(self, config_path: str | None, db_path: str | None):
-        self.config_path = config_path
-        self.db_path = db_path
-        self._config: Config | None = None
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            self._config = load_config(self.config_path, db_path=self.db_path)
-        return self._config
-
-
-class TrackerGroup(click.Group):
-    """Turns library errors into one line on stderr and exit status 2, never a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TrackerError as exc:
-            click.echo(f"error: {_one_line(str(exc))}", err=True)
-            ctx.exit(EXIT_USAGE)
-        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt, SystemExit, BrokenPipeError):
-            raise
-        except Exception as exc:  # a bug: still one line; the traceback goes to the debug log
-            logging.getLogger("tracker").debug("internal error", exc_info=True)
-            click.echo(
-                f"error: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
-                "(run with --log-level debug for the traceback)",
-                err=True,
-            )
-            ctx.exit(EXIT_INTERNAL)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
-
-
-@click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_path",
-    metavar="FILE",
-    help="Config file (default: $TRACKER_CONFIG, else ./tracker.toml).",
-)
-@click.option(
-    "--db", "db_path", metavar="FILE", help="Database file (default: [database] path, else tracker.db)."
-)
-@click.option(
-    "--log-level",
-    default="warning",
-    show_default=True,
-    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-    help="How much to log to stderr.",
-)
-@click.version_option(__version__, prog_name="tracker")
-@click.pass_context
-def cli(ctx: click.Context, config_path: str | None, db_path: str | None, log_level: str) -> None:
-    """Track which governments impose, suspend or lift controls on critical minerals.
-
-    Example: tracker fetch --source mofcom
-    """
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.obj = Context(config_path, db_path)
 
 
 def _summary_line(s: RunStats) -> str:
@@ -151,7 +45,7 @@ def fetch(obj: Context, sources: tuple[str, ...]) -> None:
     from tracker.fetch import fetch as do_fetch
 
     config = obj.config
-    with _stoppable():
+    with stoppable():
         results = do_fetch(config, list(sources) or None)
     _print_runs(results)
     if any(not r.ok for r in results):
@@ -176,7 +70,7 @@ def backfill(obj: Context, sources: tuple[str, ...], until: str | None) -> None:
     """
     from tracker.fetch import fetch as do_fetch
 
-    until_date = _date(until)
+    until_date = parse_date(until)
     interactive = sys.stderr.isatty()
 
     def progress(name: str, page: int, stats: RunStats) -> None:
@@ -185,7 +79,7 @@ def backfill(obj: Context, sources: tuple[str, ...], until: str | None) -> None:
         click.echo(("\r" + line) if interactive else line, err=True, nl=not interactive)
 
     config = obj.config
-    with _stoppable():
+    with stoppable():
         results = do_fetch(config, list(sources), mode="backfill", until=until_date, progress=progress)
     if interactive:
         click.echo("", err=True)
@@ -287,7 +181,7 @@ def demo(db_path: str) -> None:
         click.echo(f"{source} ({len(docs)}):")
         for d in docs[:DEMO_SHOWN]:
             number = d["doc_number"] or "-"
-            click.echo(f"  {d['published'] or '?':<10}  {number:<18} {_clip(d['title'], 72)}")
+            click.echo(f"  {d['published'] or '?':<10}  {number:<18} {clip(d['title'], 72)}")
         if len(docs) > DEMO_SHOWN:
             click.echo(f"  … and {len(docs) - DEMO_SHOWN} more")
     for lv in result.lists:
@@ -300,18 +194,3 @@ def demo(db_path: str) -> None:
         click.echo("  entries as the lists print them:")
         click.echo(f"  added:   {', '.join(sorted(new - old, key=str.lower))}")
         click.echo(f"  removed: {', '.join(sorted(old - new, key=str.lower))}")
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def main() -> None:
-    """Console-script entry point."""
-    try:
-        cli(prog_name="tracker")
-    except BrokenPipeError:  # `tracker ... | head`: the reader left, which is no error
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)

@@ -1,0 +1,154 @@
+"""Commands over the rules: rules check / test / eval, and reclassify."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from tracker.cli import EXIT_FAILED, Context, cli, clip
+
+
+@cli.group()
+def rules() -> None:
+    """Check, test and score the rule files.
+
+    Example: tracker rules check
+    """
+
+
+@rules.command("check")
+@click.pass_obj
+def rules_check(obj: Context) -> None:
+    """Validate every rule file and the vocabulary; print each problem as file:line: message.
+
+    Example: tracker --rules ./rules rules check
+    """
+    from tracker.rules import check_rules, rule_files
+
+    ruleset, problems = check_rules(obj.rules_path)
+    for p in problems:
+        click.echo(str(p))
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {obj.rules_path}", err=True)
+        sys.exit(EXIT_FAILED)
+    assert ruleset is not None
+    v = ruleset.vocab
+    counts = {t: len(v.of_type(t)) for t in ("mineral", "group", "item", "country")}
+    click.echo(
+        f"{obj.rules_path}: {len(ruleset.rules)} rules in {len(rule_files(obj.rules_path))} files; vocabulary: "
+        f"{counts['mineral']} minerals, {counts['group']} groups, {counts['item']} item classes, "
+        f"{counts['country']} countries: OK"
+    )
+
+
+@rules.command("test")
+@click.option("--rule", "only", multiple=True, metavar="ID", help="Only this rule's examples (repeatable).")
+@click.pass_obj
+def rules_test(obj: Context, only: tuple[str, ...]) -> None:
+    """Run the examples embedded in every rule and report those that fail.
+
+    Example: tracker rules test --rule cn-mofcom-suspension
+    """
+    from tracker.rules import load_rules, run_tests
+
+    results = run_tests(load_rules(obj.rules_path), only)
+    for r in results:
+        if not r.ok:
+            click.echo(f"{r.where}: {r.rule.id}: {'; '.join(r.problems)}")
+    failed = sum(not r.ok for r in results)
+    click.echo(f"{len(results)} examples, {len(results) - failed} ok, {failed} failing")
+    if failed or not results:
+        sys.exit(EXIT_FAILED)
+
+
+@rules.command("eval")
+@click.argument("expected", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--site",
+    type=click.Path(exists=True, file_okay=False),
+    help="Sample site folder (default: the bundled copy).",
+)
+@click.pass_obj
+def rules_eval(obj: Context, expected: str, site: str | None) -> None:
+    """Fetch the sample sites on 127.0.0.1, classify them, and score against EXPECTED.json.
+
+    Exit status 1 unless every expected event is found, no forbidden event appears on the
+    'absent' documents and every status line is right.
+
+    Example: tracker rules eval ../shared/samples/expected.json
+    """
+    from tracker.evaluate import evaluate
+
+    report = evaluate(expected, obj.rules_path, site)
+    sections = (("expected events", report.expected), ("absent", report.absent), ("status", report.status))
+    for title, lines in sections:
+        click.echo(f"== {title}")
+        for line in lines:
+            mark = "ok  " if line.ok else "MISS"
+            click.echo(
+                f"{mark} {line.what}" + (f"\n       {line.detail}" if line.detail and not line.ok else "")
+            )
+    if report.unexpected:
+        click.echo("== events not in the expected set")
+        for e in report.unexpected:
+            click.echo(f"     {e['action']} {e['jurisdiction']} {e['announced']} {clip(e['title'], 70)}")
+    click.echo(
+        f"precision {report.precision:.2f} ({report.matched_produced}/{report.produced} events), "
+        f"recall {report.recall:.2f} ({sum(x.ok for x in report.expected)}/{len(report.expected)} expected), "
+        f"absent {sum(x.ok for x in report.absent)}/{len(report.absent)}, "
+        f"status {sum(x.ok for x in report.status)}/{len(report.status)}"
+    )
+    if not report.ok:
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Show what would change; keep nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+@click.pass_obj
+def reclassify(obj: Context, dry_run: bool, as_json: bool) -> None:
+    """Re-apply the current rules to every stored document and show the events that appear,
+    disappear or change.
+
+    Example: tracker reclassify --dry-run
+    """
+    from tracker.events import reclassify as do_reclassify
+    from tracker.fetch import load_classifier
+    from tracker.store import Store
+
+    classifier = load_classifier(obj.config)
+    with Store(obj.config.db_path) as store:
+        changes = do_reclassify(store, classifier, dry_run=dry_run)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [{"change": c.kind, "event": c.event, "fields": c.fields} for c in changes],
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    for c in changes:
+        e = c.event
+        sign = {"appear": "+", "disappear": "-", "change": "~"}[c.kind]
+        click.echo(
+            f"{sign} {e['id']} {e['action']:<16} {e['jurisdiction']} {e['announced'] or '?':<10} "
+            f"{_minerals(e)} {clip(e['title'], 60)}"
+        )
+        for field, (old, new) in c.fields.items():
+            click.echo(f"      {field}: {old} -> {new}")
+    n = {k: sum(c.kind == k for c in changes) for k in ("appear", "disappear", "change")}
+    verb = "would" if dry_run else "did"
+    click.echo(
+        f"{n['appear']} events {verb} appear, {n['disappear']} {verb} disappear, {n['change']} {verb} change"
+        + (" (dry run: nothing kept)" if dry_run else "")
+    )
+
+
+def _minerals(e: dict[str, Any]) -> str:
+    ms = json.loads(e["minerals"]) if isinstance(e["minerals"], str) else e["minerals"]
+    return "[" + ", ".join(ms[:6]) + (", …" if len(ms) > 6 else "") + "]"

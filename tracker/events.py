@@ -1,0 +1,398 @@
+"""Classified events: what the rules make of stored documents, merged per real-world action.
+
+Each rule firing on a document is kept as a draft (`event_drafts`); an event is the merge of the
+drafts that share an id, the id being a hash of the action and the announcement's identity (its
+document number, or for a presidential document its normalised title and signing date, so the
+White House feed item and the Federal Register entry make one event). Events that name the
+measures they act on and no minerals of their own take the minerals of those measures, and are
+resolved again whenever a referenced measure arrives."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from tracker.rules import CONTROL_ACTIONS, DocView, Draft, RuleSet
+from tracker.store import Store, now_iso
+
+SEVERITY_ORDER = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+COMPARED = (
+    "action",
+    "jurisdiction",
+    "announced",
+    "effective",
+    "expires",
+    "minerals",
+    "items",
+    "targets",
+    "refers_to",
+    "doc_number",
+    "rule",
+    "severity",
+)
+
+
+def norm_title(title: str) -> str:
+    """Lowercase words only, for matching one action's titles across sources."""
+    return " ".join(re.findall(r"[a-z0-9]+", title.lower().replace("’", "'").replace("'", "")))
+
+
+def identity(row: dict[str, Any]) -> str:
+    """What makes two documents the same real-world action."""
+    meta = row["meta"] if isinstance(row["meta"], dict) else json.loads(row["meta"] or "{}")
+    cats = [*meta.get("categories", []), meta.get("subtype") or "", meta.get("type") or ""]
+    presidential = row["kind"] == "presidential-document" or any(
+        c in ("Presidential Actions", "Presidential Document") for c in cats
+    )
+    if presidential and row["published"]:
+        return f"pres:{norm_title(row['title'])}:{row['published']}"
+    if row["doc_number"]:
+        return str(row["doc_number"])
+    return f"doc:{row['id']}"
+
+
+def event_id(ident: str, action: str) -> str:
+    """Stable id: the same action on the same announcement always gets the same id."""
+    return hashlib.sha1(f"{ident}|{action}".encode()).hexdigest()[:16]
+
+
+def doc_view(row: dict[str, Any]) -> DocView:
+    """The engine's view of a stored document row."""
+    meta = row["meta"] if isinstance(row["meta"], dict) else json.loads(row["meta"] or "{}")
+    subtypes = tuple(
+        str(s) for s in [*meta.get("categories", []), meta.get("subtype"), meta.get("type")] if s
+    )
+    return DocView(
+        title=row["title"],
+        text=row["text"] or "",
+        source=row["source"],
+        kind=row.get("source_kind") or "",
+        language=row["language"] or "",
+        published=date.fromisoformat(row["published"]) if row["published"] else None,
+        doc_number=row["doc_number"],
+        subtypes=subtypes,
+        id=row["id"],
+    )
+
+
+class Classifier:
+    """Classifies stored documents into events with one rule set; call it with (store, doc id)."""
+
+    def __init__(self, ruleset: RuleSet):
+        self.ruleset = ruleset
+
+    def __call__(self, store: Store, doc_id: int) -> None:
+        self.classify_document(store, doc_id)
+
+    def drafts_for(self, store: Store, row: dict[str, Any]) -> list[Draft]:
+        """What the rules make of one stored document (list kinds: the diff with the last version)."""
+        view = doc_view(row)
+        drafts = self.ruleset.classify(view)
+        if row["kind"] == "list":
+            drafts += self._list_drafts(store, row, view)
+        return drafts
+
+    def classify_document(self, store: Store, doc_id: int) -> set[str]:
+        """Replace a document's drafts with what the rules make of it now; returns event ids touched."""
+        row = _document(store, doc_id)
+        if row is None:
+            return set()
+        ident = identity(row) if not row["kind"] == "list" else f"list:{row['doc_number'] or row['id']}"
+        new = {event_id(ident, d.action): d for d in self.drafts_for(store, row)}
+        with store.write():
+            old = {
+                r[0]
+                for r in store.db.execute("SELECT event_id FROM event_drafts WHERE document_id = ?", [doc_id])
+            }
+            store.db.execute("DELETE FROM event_drafts WHERE document_id = ?", [doc_id])
+            for eid, d in new.items():
+                store.db.execute(
+                    "INSERT INTO event_drafts(document_id, event_id, rule, draft) VALUES (?, ?, ?, ?)",
+                    [doc_id, eid, d.rule, json.dumps({**d.as_dict(), "identity": ident}, ensure_ascii=False)],
+                )
+            touched = old | set(new)
+            if row["doc_number"]:
+                touched |= _referring(store, [row["doc_number"]])
+            rebuild_events(store, touched)
+        return touched
+
+    def _list_drafts(self, store: Store, row: dict[str, Any], view: DocView) -> list[Draft]:
+        rules = [
+            r
+            for r in self.ruleset.rules
+            if r.diff_list
+            and (not r.sources or row["source"] in r.sources)
+            and (not r.kinds or view.kind in r.kinds)
+        ]
+        if not rules:
+            return []
+        rule = rules[0]
+        cur = list(
+            store.db.query(
+                "SELECT * FROM list_versions WHERE document_id = ? ORDER BY id DESC LIMIT 1", [row["id"]]
+            )
+        )
+        if not cur:
+            return []
+        prev = list(
+            store.db.query(
+                "SELECT * FROM list_versions WHERE source = ? AND url = ? AND id < ? ORDER BY id DESC LIMIT 1",
+                [cur[0]["source"], cur[0]["url"], cur[0]["id"]],
+            )
+        )
+        if not prev:
+            return []  # the first version seen is the baseline
+        vocab = self.ruleset.vocab
+        old = vocab.canonical_items(json.loads(prev[0]["items"]))
+        new = vocab.canonical_items(json.loads(cur[0]["items"]))
+        added = [x for x in new if not _covered(x, old, vocab)]
+        removed = [x for x in old if not _covered(x, new, vocab)]
+        out = []
+        published = date.fromisoformat(cur[0]["published"]) if cur[0]["published"] else view.published
+        for action, minerals, verb in (
+            ("list_addition", added, "added to"),
+            ("list_removal", removed, "removed from"),
+        ):
+            if minerals:
+                names = ", ".join(vocab.terms[m].name if m in vocab.terms else m for m in minerals)
+                out.append(
+                    Draft(
+                        rule=rule.id,
+                        severity=rule.severity,
+                        action=action,
+                        jurisdiction=rule.jurisdiction,
+                        announced=published,
+                        effective=None,
+                        expires=None,
+                        minerals=minerals,
+                        items=[],
+                        targets=[],
+                        refers_to=[],
+                        trigger=f"{names} {verb} the list ({row['title']})",
+                    )
+                )
+        return out
+
+
+def _covered(x: str, items: list[str], vocab: Any) -> bool:
+    """True when `items` cover `x`: it is there, a group of it is, or (for a group) a member is."""
+    if x in items:
+        return True
+    term = vocab.terms.get(x)
+    if term is None:
+        return False
+    return any(g in items for g in term.groups) or any(m in items for m in term.members)
+
+
+def _document(store: Store, doc_id: int) -> dict[str, Any] | None:
+    rows = list(store.db.query("SELECT * FROM documents WHERE id = ?", [doc_id]))
+    return rows[0] if rows else None
+
+
+def _referring(store: Store, numbers: Iterable[str]) -> set[str]:
+    numbers = list(numbers)
+    if not numbers:
+        return set()
+    marks = ",".join("?" * len(numbers))
+    return {
+        r[0] for r in store.db.execute(f"SELECT event_id FROM event_refs WHERE ref IN ({marks})", numbers)
+    }
+
+
+def rebuild_events(store: Store, ids: Iterable[str]) -> None:
+    """Recompute the merged rows of these events from their drafts (controls first, so the events
+    that refer to a control see its minerals), then of the events that refer to changed controls."""
+    pending = set(ids)
+    done: set[str] = set()
+    while pending:
+        batch = sorted(pending - done, key=lambda i: _rank(store, i))
+        pending = set()
+        for eid in batch:
+            done.add(eid)
+            changed_number = _rebuild_one(store, eid)
+            if changed_number:
+                pending |= _referring(store, [changed_number]) - done
+
+
+def _rank(store: Store, eid: str) -> int:
+    row = store.db.execute("SELECT draft FROM event_drafts WHERE event_id = ? LIMIT 1", [eid]).fetchone()
+    if row is None:
+        return 0
+    return 0 if json.loads(row[0])["action"] in CONTROL_ACTIONS else 1
+
+
+def _rebuild_one(store: Store, eid: str) -> str | None:
+    """Merge one event's drafts into its row; returns its doc number when it is a control whose
+    minerals may matter to events referring to it."""
+    rows = list(
+        store.db.query(
+            """SELECT e.draft, d.id AS doc_id, d.title, d.doc_number, d.published FROM event_drafts e
+           JOIN documents d ON d.id = e.document_id WHERE e.event_id = ? ORDER BY d.published, d.id""",
+            [eid],
+        )
+    )
+    old = list(store.db.query("SELECT * FROM events WHERE id = ?", [eid]))
+    store.db.execute("DELETE FROM event_minerals WHERE event_id = ?", [eid])
+    store.db.execute("DELETE FROM event_refs WHERE event_id = ?", [eid])
+    if not rows:
+        store.db.execute("DELETE FROM events WHERE id = ?", [eid])
+        return old[0]["doc_number"] if old and old[0]["action"] in CONTROL_ACTIONS else None
+    drafts = [json.loads(r["draft"]) for r in rows]
+    first = drafts[0]
+    doc_number = next((r["doc_number"] for r in rows if r["doc_number"]), None)
+    title = next((r["title"] for r in rows if r["doc_number"]), rows[0]["title"])
+    merged: dict[str, Any] = {
+        "id": eid,
+        "identity": first["identity"],
+        "action": first["action"],
+        "jurisdiction": first["jurisdiction"],
+        "announced": min((d["announced"] for d in drafts if d["announced"]), default=None),
+        "effective": next((d["effective"] for d in drafts if d["effective"]), None),
+        "expires": next((d["expires"] for d in drafts if d["expires"]), None),
+        "doc_number": doc_number,
+        "title": title,
+        "rule": first["rule"],
+        "severity": max((d["severity"] for d in drafts), key=lambda s: SEVERITY_ORDER.get(s, 0)),
+        "trigger": next((d["trigger"] for d in drafts if d["trigger"]), ""),
+    }
+    lists = {k: _union(d[k] for d in drafts) for k in ("minerals", "items", "targets", "refers_to")}
+    from_refs = False
+    if not lists["minerals"] and lists["refers_to"]:
+        lists["minerals"] = _referenced_minerals(store, lists["refers_to"])
+        from_refs = True
+    now = now_iso()
+    store.db.execute(
+        """INSERT INTO events(id, identity, action, jurisdiction, announced, effective, expires, doc_number, title,
+               targets, minerals, items, refers_to, rule, severity, trigger, minerals_from_refs, first_seen, updated_at)
+           VALUES (:id, :identity, :action, :jurisdiction, :announced, :effective, :expires, :doc_number, :title,
+               :targets, :minerals, :items, :refers_to, :rule, :severity, :trigger, :from_refs, :now, :now)
+           ON CONFLICT(id) DO UPDATE SET identity = excluded.identity, action = excluded.action,
+               jurisdiction = excluded.jurisdiction, announced = excluded.announced, effective = excluded.effective,
+               expires = excluded.expires, doc_number = excluded.doc_number, title = excluded.title,
+               targets = excluded.targets, minerals = excluded.minerals, items = excluded.items,
+               refers_to = excluded.refers_to, rule = excluded.rule, severity = excluded.severity,
+               trigger = excluded.trigger, minerals_from_refs = excluded.minerals_from_refs,
+               updated_at = CASE WHEN events.minerals = excluded.minerals AND events.action = excluded.action
+                   AND COALESCE(events.effective, '') = COALESCE(excluded.effective, '')
+                   AND COALESCE(events.expires, '') = COALESCE(excluded.expires, '')
+                   THEN events.updated_at ELSE excluded.updated_at END""",
+        {
+            **merged,
+            **{k: json.dumps(v, ensure_ascii=False) for k, v in lists.items()},
+            "from_refs": int(from_refs),
+            "now": now,
+        },
+    )
+    for m in lists["minerals"]:
+        store.db.execute(
+            "INSERT OR IGNORE INTO event_minerals(event_id, mineral, announced) VALUES (?, ?, ?)",
+            [eid, m, merged["announced"]],
+        )
+    for ref in lists["refers_to"]:
+        store.db.execute("INSERT OR IGNORE INTO event_refs(event_id, ref) VALUES (?, ?)", [eid, ref])
+    if merged["action"] in CONTROL_ACTIONS and doc_number:
+        if not old or old[0]["minerals"] != json.dumps(lists["minerals"], ensure_ascii=False):
+            return str(doc_number)
+    return None
+
+
+def _union(lists: Iterable[list[str]]) -> list[str]:
+    out: dict[str, None] = {}
+    for items in lists:
+        for x in items or []:
+            out.setdefault(x, None)
+    return list(out)
+
+
+def _referenced_minerals(store: Store, refs: list[str]) -> list[str]:
+    marks = ",".join("?" * len(refs))
+    rows = store.db.execute(
+        f"SELECT minerals FROM events WHERE doc_number IN ({marks}) AND action IN ('new_control', 'expanded_control')"
+        " ORDER BY announced, id",
+        refs,
+    ).fetchall()
+    return _union(json.loads(r[0]) for r in rows)
+
+
+# --- reclassify ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Change:
+    """An event that appeared, disappeared or changed on reclassification."""
+
+    kind: str  # 'appear' | 'disappear' | 'change'
+    event: dict[str, Any]
+    fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+class _Rollback(Exception):
+    pass
+
+
+def reclassify(store: Store, classifier: Classifier, *, dry_run: bool = False) -> list[Change]:
+    """Re-apply the rules to every stored document; return what appears, disappears or changes.
+    With `dry_run` nothing is kept."""
+    before = {e["id"]: e for e in store.db.query("SELECT * FROM events")}
+    changes: list[Change] = []
+    try:
+        with store.write():
+            store.db.execute("DELETE FROM event_drafts")
+            ids = [r[0] for r in store.db.execute("SELECT id FROM documents ORDER BY published, id")]
+            for doc_id in ids:
+                classifier.classify_document(store, doc_id)
+            rebuild_events(store, before)
+            after = {e["id"]: e for e in store.db.query("SELECT * FROM events")}
+            for eid, e in after.items():
+                if eid not in before:
+                    changes.append(Change("appear", e))
+                else:
+                    diff = {k: (before[eid][k], e[k]) for k in COMPARED if before[eid][k] != e[k]}
+                    if diff:
+                        changes.append(Change("change", e, diff))
+            changes += [Change("disappear", e) for eid, e in before.items() if eid not in after]
+            if dry_run:
+                raise _Rollback
+    except _Rollback:
+        pass
+    return changes
+
+
+def event_rows(store: Store) -> list[dict[str, Any]]:
+    """Every event as a plain object (the JSON form of `tracker timeline`), oldest first."""
+    out = []
+    for e in store.db.query("SELECT * FROM events ORDER BY announced, id"):
+        docs = list(
+            store.db.query(
+                """SELECT DISTINCT u.url, u.source FROM event_drafts x JOIN document_urls u ON u.document_id = x.document_id
+               WHERE x.event_id = ? ORDER BY u.first_seen, u.url""",
+                [e["id"]],
+            )
+        )
+        out.append(
+            {
+                "id": e["id"],
+                "announced": e["announced"],
+                "effective": e["effective"],
+                "expires": e["expires"],
+                "jurisdiction": e["jurisdiction"],
+                "targets": json.loads(e["targets"]),
+                "action": e["action"],
+                "minerals": json.loads(e["minerals"]),
+                "items": json.loads(e["items"]),
+                "doc_number": e["doc_number"],
+                "refers_to": json.loads(e["refers_to"]),
+                "title": e["title"],
+                "urls": list(dict.fromkeys(d["url"] for d in docs)),
+                "sources": sorted({d["source"] for d in docs}),
+                "rule": e["rule"],
+                "severity": e["severity"],
+                "trigger": e["trigger"],
+            }
+        )
+    return out

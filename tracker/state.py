@@ -1,0 +1,123 @@
+"""Controls in force: from the events, the state of each (jurisdiction, measure, mineral) on a day.
+
+A measure is a control event (new or expanded control), named by its document number. It is
+`pending` from its announcement until it takes effect, then `active`. A suspension that names the
+measure makes it `suspended` from the suspension's effective date until its expiry, after which it
+is `active` again; a lift makes it `lifted`; a reinstatement makes it `active`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from tracker.store import Store
+
+MODIFIERS = ("suspension", "lift", "reinstatement")
+
+
+@dataclass(frozen=True)
+class Status:
+    """The state of one measure for one mineral on one day."""
+
+    jurisdiction: str
+    measure: str
+    mineral: str
+    state: str  # pending | active | suspended | lifted
+    since: str | None
+    until: str | None
+    title: str = ""
+    changed_by: str | None = None  # the document number of the suspension/lift that set the state
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return asdict(self)
+
+
+def _d(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def state_on(
+    control: dict[str, Any], modifiers: list[dict[str, Any]], day: date
+) -> tuple[str, date | None, date | None, str | None] | None:
+    """(state, since, until, changed_by) of a control on `day`, or None before it was announced."""
+    announced = _d(control["announced"])
+    effective = _d(control["effective"]) or announced
+    if announced is None or day < announced:
+        return None
+    since: date | None
+    until: date | None
+    by: str | None
+    if effective and day < effective:
+        state, since, until, by = "pending", announced, effective, None
+    else:
+        state, since, until, by = "active", effective, None, None
+    for m in sorted(modifiers, key=lambda m: _d(m["effective"]) or _d(m["announced"]) or date.min):
+        start = _d(m["effective"]) or _d(m["announced"])
+        if start is None or start > day:
+            continue
+        end = _d(m["expires"])
+        if m["action"] == "suspension":
+            if end is None or day < end:
+                state, since, until, by = "suspended", start, end, m["doc_number"]
+            else:
+                state, since, until, by = "active", end, None, m["doc_number"]
+        elif m["action"] == "lift":
+            state, since, until, by = "lifted", start, None, m["doc_number"]
+        elif m["action"] == "reinstatement":
+            state, since, until, by = "active", start, None, m["doc_number"]
+    return state, since, until, by
+
+
+def status(
+    store: Store,
+    *,
+    as_of: date,
+    minerals: Iterable[str] = (),
+    jurisdictions: Iterable[str] = (),
+) -> list[Status]:
+    """What applies on `as_of`: one row per (jurisdiction, measure, mineral), filtered by minerals
+    (canonical ids, groups already expanded by the caller) and jurisdictions."""
+    wanted_minerals = set(minerals)
+    wanted_jur = set(jurisdictions)
+    controls = list(
+        store.db.query(
+            "SELECT * FROM events WHERE action IN ('new_control', 'expanded_control') AND announced <= ?"
+            " ORDER BY jurisdiction, announced, id",
+            [as_of.isoformat()],
+        )
+    )
+    mods_by_ref: dict[str, list[dict[str, Any]]] = {}
+    for m in store.db.query(
+        f"SELECT e.*, r.ref FROM events e JOIN event_refs r ON r.event_id = e.id WHERE e.action IN {MODIFIERS}"
+    ):
+        mods_by_ref.setdefault(m["ref"], []).append(m)
+    out: list[Status] = []
+    for c in controls:
+        if wanted_jur and c["jurisdiction"] not in wanted_jur:
+            continue
+        measure = c["doc_number"] or c["id"]
+        mods = [m for m in mods_by_ref.get(measure, []) if m["jurisdiction"] == c["jurisdiction"]]
+        st = state_on(c, mods, as_of)
+        if st is None:
+            continue
+        state, since, until, by = st
+        for mineral in json.loads(c["minerals"]):
+            if wanted_minerals and mineral not in wanted_minerals:
+                continue
+            out.append(
+                Status(
+                    jurisdiction=c["jurisdiction"],
+                    measure=measure,
+                    mineral=mineral,
+                    state=state,
+                    since=since.isoformat() if since else None,
+                    until=until.isoformat() if until else None,
+                    title=c["title"],
+                    changed_by=by,
+                )
+            )
+    return out

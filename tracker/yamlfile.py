@@ -1,0 +1,125 @@
+"""A strict YAML reader for maintainer-edited files: duplicate keys are errors, every mapping and
+string knows its line, and only `true`/`false` are booleans (so `NO`, Norway, stays a string)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tracker.errors import TrackerError
+
+
+class RuleFileError(TrackerError):
+    """A problem in a rule or vocabulary file, located as file:line."""
+
+    def __init__(self, file: str | Path, line: int | None, message: str):
+        self.file = str(file)
+        self.line = line
+        self.message = message
+        super().__init__(f"{self.file}:{line}: {message}" if line else f"{self.file}: {message}")
+
+
+class LStr(str):
+    """A string that remembers the line it was written on."""
+
+    line: int = 0
+
+
+class LDict(dict):
+    """A mapping that remembers its own line and the line of each key."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+    def line_of(self, key: str) -> int:
+        """Line of `key`, or of the mapping itself when the key is absent."""
+        return self.key_lines.get(key, self.line)
+
+
+class LList(list):
+    """A sequence that remembers its line."""
+
+    line: int = 0
+
+
+class _Loader(yaml.SafeLoader):
+    file = "<yaml>"
+
+
+# YAML 1.1 reads yes/no/on/off as booleans: keep only true/false
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, regexp) for tag, regexp in v if tag != "tag:yaml.org,2002:bool"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.copy().items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode) -> LDict:
+    out = LDict()
+    out.line = node.start_mark.line + 1
+    out.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if not isinstance(key, str):
+            raise RuleFileError(loader.file, line, f"keys must be text, not {key!r}")
+        if key in out:
+            raise RuleFileError(
+                loader.file, line, f"duplicate key {key!r} (first at line {out.key_lines[key]})"
+            )
+        out[str(key)] = loader.construct_object(value_node, deep=True)
+        out.key_lines[str(key)] = line
+    return out
+
+
+def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LList:
+    out = LList(loader.construct_object(n, deep=True) for n in node.value)
+    out.line = node.start_mark.line + 1
+    return out
+
+
+def _string(loader: _Loader, node: yaml.ScalarNode) -> LStr:
+    s = LStr(loader.construct_scalar(node))
+    s.line = node.start_mark.line + 1
+    return s
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _mapping)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _sequence)
+_Loader.add_constructor("tag:yaml.org,2002:str", _string)
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Parse one file; RuleFileError (file:line) on a syntax error or a duplicate key."""
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleFileError(path, None, f"cannot read: {exc}") from None
+    return load_yaml_text(text, str(path))
+
+
+def load_yaml_text(text: str, file: str) -> Any:
+    """Parse YAML text that came from `file`."""
+    loader = _Loader(text)
+    loader.file = file
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise RuleFileError(file, line, f"YAML syntax: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise RuleFileError(file, None, f"YAML syntax: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def line_of(value: Any, default: int = 0) -> int:
+    """The line a loaded value came from, if it knows it."""
+    return int(getattr(value, "line", default) or default)
