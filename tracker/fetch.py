@@ -44,13 +44,15 @@ def fetch(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     classifier: Classifier | None = None,
+    classify: bool = True,
 ) -> list[RunStats]:
     """Run each selected source once (side by side) and return what each did; every document
     stored is classified in the same transaction. A failing source is recorded as failed and
     never stops the others."""
     sources = select_sources(config, names)
     stop = stop or threading.Event()
-    classifier = classifier or load_classifier(config)
+    if classify and classifier is None:
+        classifier = load_classifier(config)
     with Store(config.db_path) as store:
         store.close_interrupted_runs()
     results: list[RunStats] = []

@@ -113,17 +113,20 @@ def load_vocabulary(rules_dir: str | Path) -> Vocabulary:
                 path, data.line_of(key), f"unknown key {key!r} (expected minerals, groups, items)"
             )
     members: dict[str, list[str]] = {}
+    group_lines: dict[str, int] = {}  # group name -> line of its first mention in 'groups'
     for section, type_ in (("minerals", "mineral"), ("groups", "group"), ("items", "item")):
         table = data.get(section) or LDict()
         if not isinstance(table, dict):
             raise RuleFileError(path, data.line_of(section), f"'{section}' must be a mapping of id: entry")
         for tid, entry in table.items():
-            _add_term(vocab, path, table, tid, entry, type_, members)
+            _add_term(vocab, path, table, tid, entry, type_, members, group_lines)
     for tid, term_members in members.items():
         group = vocab.terms.get(tid)
         if group is None or group.type != "group":
             raise RuleFileError(
-                path, None, f"unknown group {tid!r} named in 'groups' of {', '.join(term_members)}"
+                path,
+                group_lines.get(tid),
+                f"unknown group {tid!r} named in 'groups' of {', '.join(term_members)}",
             )
         vocab.terms[tid] = Term(**{**group.__dict__, "members": tuple(term_members)})
     countries = rules_dir / "countries.yaml"
@@ -136,7 +139,14 @@ _ENTRY_KEYS = {"name", "symbol", "groups", "en", "zh", "ja", "ambiguous", "not"}
 
 
 def _add_term(
-    vocab: Vocabulary, path: Path, table: Any, tid: str, entry: Any, type_: str, members: dict[str, list[str]]
+    vocab: Vocabulary,
+    path: Path,
+    table: Any,
+    tid: str,
+    entry: Any,
+    type_: str,
+    members: dict[str, list[str]],
+    group_lines: dict[str, int],
 ) -> None:
     line = table.line_of(tid) if isinstance(table, LDict) else 0
     if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", tid):
@@ -153,16 +163,20 @@ def _add_term(
     if not isinstance(entry.get("name"), str):
         raise RuleFileError(path, entry.line, f"{tid}: 'name' is required")
     aliases: list[str] = [tid.replace("-", " ")]
+    alias_lines = {aliases[0]: line}  # lowercasing drops the line an LStr knows: keep it here
     for lang in LANGS:
         values = entry.get(lang) or []
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise RuleFileError(path, entry.line_of(lang), f"{tid}: '{lang}' must be a list of names")
-        aliases += [v.strip().lower() for v in values if v.strip()]
+        for v in values:
+            if v.strip():
+                aliases.append(v.strip().lower())
+                alias_lines.setdefault(aliases[-1], line_of(v, entry.line_of(lang)))
     for alias in aliases:
         other = vocab.aliases.get(alias)
         if other is not None and other != tid:
             raise RuleFileError(
-                path, line_of(alias, entry.line), f"{tid}: alias {alias!r} already names {other!r}"
+                path, alias_lines.get(alias, entry.line), f"{tid}: alias {alias!r} already names {other!r}"
             )
         vocab.aliases[alias] = tid
     for amb in entry.get("ambiguous") or []:
@@ -173,8 +187,11 @@ def _add_term(
     if symbol is not None and not re.fullmatch(r"[A-Z][a-z]?", str(symbol)):
         raise RuleFileError(path, entry.line_of("symbol"), f"{tid}: {symbol!r} is not a chemical symbol")
     groups = tuple(entry.get("groups") or ())
+    if not isinstance(entry.get("groups") or [], list) or not all(isinstance(g, str) for g in groups):
+        raise RuleFileError(path, entry.line_of("groups"), f"{tid}: 'groups' must be a list of group ids")
     for g in groups:
         members.setdefault(str(g), []).append(tid)
+        group_lines.setdefault(str(g), line_of(g, entry.line_of("groups")))
     vocab.terms[tid] = Term(
         id=tid,
         name=str(entry["name"]),
@@ -185,15 +202,37 @@ def _add_term(
     )
 
 
+_COUNTRY_KEYS = {"name", "en", "zh", "ja"}
+
+
 def _load_countries(vocab: Vocabulary, path: Path) -> None:
     data = load_yaml(path)
     if not isinstance(data, LDict):
         raise RuleFileError(path, 1, "expected a mapping with 'countries' and 'iso_codes'")
+    for key in data:
+        if key not in ("countries", "iso_codes"):
+            raise RuleFileError(
+                path, data.line_of(key), f"unknown key {key!r} (expected countries, iso_codes)"
+            )
     codes = data.get("iso_codes") or []
+    if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+        raise RuleFileError(path, data.line_of("iso_codes"), "'iso_codes' must be a list of codes")
     vocab.iso_codes = frozenset(str(c) for c in codes) | {"EU"}
-    for code, entry in (data.get("countries") or {}).items():
+    table = data.get("countries") or LDict()
+    if not isinstance(table, LDict):
+        raise RuleFileError(path, data.line_of("countries"), "'countries' must be a mapping of code: entry")
+    for code, entry in table.items():
         if not isinstance(entry, LDict):
-            raise RuleFileError(path, data.line, f"{code}: expected a mapping")
+            raise RuleFileError(path, table.line_of(code), f"{code}: expected a mapping (name, en, zh, ja)")
+        for key in entry:
+            if key not in _COUNTRY_KEYS:
+                close = difflib.get_close_matches(key, sorted(_COUNTRY_KEYS), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise RuleFileError(path, entry.line_of(key), f"{code}: unknown key {key!r}{hint}")
+        for lang in LANGS:
+            values = entry.get(lang) or []
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise RuleFileError(path, entry.line_of(lang), f"{code}: '{lang}' must be a list of names")
         aliases = [str(a).strip().lower() for lang in LANGS for a in (entry.get(lang) or [])]
         vocab.terms[f"country:{code}"] = Term(
             id=str(code), name=str(entry.get("name", code)), type="country", aliases=tuple(aliases)

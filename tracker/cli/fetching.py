@@ -10,6 +10,8 @@ from typing import Any
 import click
 
 from tracker.cli import EXIT_FAILED, Context, cli, clip, parse_date, stoppable
+from tracker.config import Config
+from tracker.events import Classifier
 from tracker.models import RunStats
 
 DEMO_SHOWN = 8  # documents listed per source by `tracker demo`
@@ -25,6 +27,23 @@ def _summary_line(s: RunStats) -> str:
         return f"{s.source:<16} ok      {detail}, {s.requests} requests{extra}"
     reason = s.error or "failed"
     return f"{s.source:<16} {s.status.upper():<7} {reason} ({s.new_documents} new stored)"
+
+
+def _classifier_or_warning(config: Config) -> tuple[Classifier | None, bool]:
+    """The classifier; with broken rules, a warning instead: news is stored unclassified rather
+    than lost, and `tracker reclassify` classifies it once the rules are fixed."""
+    from tracker.fetch import load_classifier
+    from tracker.yamlfile import RuleFileError
+
+    try:
+        return load_classifier(config), True
+    except RuleFileError as exc:
+        click.echo(
+            f"warning: rules not loaded ({exc}); documents are stored unclassified: fix the rules "
+            "and run 'tracker reclassify'",
+            err=True,
+        )
+        return None, False
 
 
 def _print_runs(results: list[RunStats]) -> None:
@@ -45,8 +64,9 @@ def fetch(obj: Context, sources: tuple[str, ...]) -> None:
     from tracker.fetch import fetch as do_fetch
 
     config = obj.config
+    classifier, classify = _classifier_or_warning(config)
     with stoppable():
-        results = do_fetch(config, list(sources) or None)
+        results = do_fetch(config, list(sources) or None, classifier=classifier, classify=classify)
     _print_runs(results)
     if any(not r.ok for r in results):
         sys.exit(EXIT_FAILED)
@@ -79,8 +99,17 @@ def backfill(obj: Context, sources: tuple[str, ...], until: str | None) -> None:
         click.echo(("\r" + line) if interactive else line, err=True, nl=not interactive)
 
     config = obj.config
+    classifier, classify = _classifier_or_warning(config)
     with stoppable():
-        results = do_fetch(config, list(sources), mode="backfill", until=until_date, progress=progress)
+        results = do_fetch(
+            config,
+            list(sources),
+            mode="backfill",
+            until=until_date,
+            progress=progress,
+            classifier=classifier,
+            classify=classify,
+        )
     if interactive:
         click.echo("", err=True)
     _print_runs(results)
