@@ -192,13 +192,18 @@ def test_demo_runs_offline_end_to_end(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "mofcom           ok      8 items, 8 new" in result.output
     assert "usgs             ok      1 items, 1 new" in result.output
-    assert "61 documents" not in result.output and "62 documents" in result.output
-    assert "MOFCOM 2025-70" in result.output
-    assert "added:" in result.output and "nickel" in result.output
-    assert "removed:" in result.output and "helium" in result.output
+    assert "== 62 documents" in result.output
+    assert "list version #2 of usgs, published 2022-02-24: 50 entries (the page says 50)" in result.output
+    lines = result.output.splitlines()
+    events = lines[lines.index(next(x for x in lines if x.startswith("== 12 events"))) + 1 :][:12]
+    assert any("list_addition" in x and "nickel, zinc" in x for x in events)
+    assert any("suspension" in x and "MOFCOM 2025-70" in x and "from 2025-11-07 to 2026-11-10" in x for x in events)
+    assert any("agreement" in x and "Japan" in x for x in events)
+    assert "== controls in force on " in result.output
+    assert any(x.startswith("CN  MOFCOM 2023-23  active") and "gallium, germanium" in x for x in lines)
     # run twice: the demo database is replaced, not appended to
     again = run("demo", "--db", str(db))
-    assert "62 documents" in again.output
+    assert "== 62 documents" in again.output and "== 12 events" in again.output
 
 
 def test_backfill_shows_progress_per_page_and_a_summary(site: SiteServer, tmp_path: Path) -> None:

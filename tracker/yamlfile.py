@@ -89,6 +89,24 @@ def _string(loader: _Loader, node: yaml.ScalarNode) -> LStr:
     return s
 
 
+def _checked(tag: str, what: str) -> Any:
+    """The SafeLoader constructor for `tag`, with a bad value ('2030-13-01') made a file:line error
+    instead of a ValueError."""
+    construct = yaml.SafeLoader.yaml_constructors[tag]
+
+    def checked(loader: _Loader, node: yaml.Node) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise RuleFileError(
+                loader.file, node.start_mark.line + 1, f"{node.value!r} is not a valid {what} ({exc})"
+            ) from None
+
+    return checked
+
+
+for _tag, _what in (("timestamp", "date (YYYY-MM-DD)"), ("int", "integer"), ("float", "number")):
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _checked(f"tag:yaml.org,2002:{_tag}", _what))
 _Loader.add_constructor("tag:yaml.org,2002:map", _mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _sequence)
 _Loader.add_constructor("tag:yaml.org,2002:str", _string)

@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from tracker.cli import EXIT_FAILED, Context, cli, clip, parse_date, stoppable
+from tracker.cli import EXIT_FAILED, Context, cli, parse_date, stoppable
 from tracker.config import Config
 from tracker.events import Classifier
 from tracker.models import RunStats
-
-DEMO_SHOWN = 8  # documents listed per source by `tracker demo`
 
 
 def _summary_line(s: RunStats) -> str:
@@ -190,36 +187,36 @@ def _print_kinds() -> None:
     metavar="FILE",
     help="Database the demo creates (replaced if it exists).",
 )
-def demo(db_path: str) -> None:
+@click.pass_obj
+def demo(obj: Context, db_path: str) -> None:
     """Serve the bundled sample sites on 127.0.0.1 and run the whole pipeline on them.
 
     Needs no network. Example: tracker demo --db /tmp/demo.db
     """
+    from tracker.cli.query import event_line, status_summary, today
     from tracker.demo.run import run_demo
 
     def on_round(label: str, results: list[RunStats]) -> None:
         click.echo(f"== {label}")
         _print_runs(results)
 
-    result = run_demo(Path(db_path), on_round=on_round)
-    click.echo(f"\n== {len(result.documents)} documents in {result.db_path}")
-    by_source: dict[str, list[dict[str, Any]]] = {}
-    for d in sorted(result.documents, key=lambda d: d["published"] or "", reverse=True):
-        by_source.setdefault(d["sources"][0], []).append(d)
-    for source, docs in by_source.items():
-        click.echo(f"{source} ({len(docs)}):")
-        for d in docs[:DEMO_SHOWN]:
-            number = d["doc_number"] or "-"
-            click.echo(f"  {d['published'] or '?':<10}  {number:<18} {clip(d['title'], 72)}")
-        if len(docs) > DEMO_SHOWN:
-            click.echo(f"  … and {len(docs) - DEMO_SHOWN} more")
+    result = run_demo(Path(db_path), on_round=on_round, as_of=today(obj))
+    counts: dict[str, int] = {}
+    for d in result.documents:
+        counts[d["sources"][0]] = counts.get(d["sources"][0], 0) + 1
+    click.echo(
+        f"\n== {len(result.documents)} documents in {result.db_path} "
+        f"({', '.join(f'{s} {n}' for s, n in counts.items())})"
+    )
     for lv in result.lists:
-        stated = f", stated {lv['stated_count']}" if lv["stated_count"] is not None else ""
+        stated = f" (the page says {lv['stated_count']})" if lv["stated_count"] is not None else ""
         click.echo(
-            f"list version #{lv['id']} of {lv['source']}, published {lv['published']}: {len(lv['items'])} entries{stated}"
+            f"  list version #{lv['id']} of {lv['source']}, published {lv['published']}: "
+            f"{len(lv['items'])} entries{stated}"
         )
-    if len(result.lists) >= 2:
-        old, new = set(result.lists[-2]["items"]), set(result.lists[-1]["items"])
-        click.echo("  entries as the lists print them:")
-        click.echo(f"  added:   {', '.join(sorted(new - old, key=str.lower))}")
-        click.echo(f"  removed: {', '.join(sorted(old - new, key=str.lower))}")
+    click.echo(f"\n== {len(result.events)} events (tracker --db {result.db_path} timeline)")
+    for e in result.events:
+        click.echo(event_line(e))
+    click.echo(f"\n== controls in force on {result.as_of} (tracker --db {result.db_path} status)")
+    for line in status_summary(result.status):
+        click.echo(line)

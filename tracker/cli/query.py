@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 
 from tracker.cli import Context, cli, clip, parse_date
 from tracker.errors import InputError
+from tracker.state import Status
 
 
 def resolve_minerals(obj: Context, names: tuple[str, ...]) -> set[str]:
@@ -122,9 +124,28 @@ def timeline(
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for e in rows:
-        ms = ", ".join(e["minerals"][:5]) + (", …" if len(e["minerals"]) > 5 else "")
-        dates = f"eff {e['effective'] or '-'}" + (f" → {e['expires']}" if e["expires"] else "")
-        click.echo(
-            f"{e['announced'] or '?':<10} {e['jurisdiction']:<3} {e['action']:<16} {e['doc_number'] or '-':<16} "
-            f"{dates:<28} {clip(ms, 40):<40} {clip(e['title'], 50)}"
-        )
+        click.echo(event_line(e))
+
+
+def event_line(e: dict[str, Any]) -> str:
+    """One event as a table line."""
+    ms = ", ".join(e["minerals"][:4]) + (f" +{len(e['minerals']) - 4}" if len(e["minerals"]) > 4 else "")
+    dates = f"from {e['effective']}" if e["effective"] else ""
+    dates += f" to {e['expires']}" if e["expires"] else ""
+    return (
+        f"{e['announced'] or '?':<10} {e['jurisdiction']:<3} {e['action']:<16} {e['doc_number'] or '-':<15} "
+        f"{dates:<29} {clip(ms, 44):<44} {clip(e['title'], 40)}"
+    )
+
+
+def status_summary(rows: list[Status]) -> list[str]:
+    """Controls in force, one line per measure and state, minerals listed."""
+    grouped: dict[tuple[str, str, str, str | None, str | None], list[str]] = {}
+    for r in rows:
+        grouped.setdefault((r.jurisdiction, r.measure, r.state, r.since, r.until), []).append(r.mineral)
+    lines = []
+    for (jur, measure, state, since, until), minerals in grouped.items():
+        span = f"since {since}" if since else ""
+        span += f" until {until}" if until else ""
+        lines.append(f"{jur:<3} {measure:<15} {state:<10} {span:<34} {', '.join(minerals)}")
+    return lines

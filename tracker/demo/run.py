@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from tracker.config import Config, load_config
 from tracker.demo.server import SiteServer, site_root
+from tracker.events import event_rows
 from tracker.fetch import fetch
 from tracker.models import RunStats
+from tracker.state import Status, status
 from tracker.store import Store
 
 USGS_PATH = "/usgs/critical-minerals-list.html"
@@ -49,16 +52,21 @@ class DemoResult:
     rounds: list[tuple[str, list[RunStats]]] = field(default_factory=list)
     documents: list[dict[str, Any]] = field(default_factory=list)
     lists: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    status: list[Status] = field(default_factory=list)
+    as_of: date = field(default_factory=date.today)
 
 
-def run_demo(db_path: Path, on_round: Callable[[str, list[RunStats]], None] | None = None) -> DemoResult:
+def run_demo(
+    db_path: Path, on_round: Callable[[str, list[RunStats]], None] | None = None, as_of: date | None = None
+) -> DemoResult:
     """Fetch the sample sites into a fresh database at `db_path` (replaced if it exists): a first
     fetch with the 2018 USGS list, then a second one after the list page changed to its 2022
     version (everything else answers 304)."""
     for suffix in ("", "-wal", "-shm"):
         Path(str(db_path) + suffix).unlink(missing_ok=True)
     root = site_root()
-    result = DemoResult(db_path=db_path)
+    result = DemoResult(db_path=db_path, as_of=as_of or date.today())
     with SiteServer(root) as server:
         server.aliases[USGS_PATH] = root / "usgs/2018/critical-minerals-list.html"
         config = demo_config(server.base_url, db_path)
@@ -79,4 +87,6 @@ def run_demo(db_path: Path, on_round: Callable[[str, list[RunStats]], None] | No
     with Store(db_path) as store:
         result.documents = list(store.documents())
         result.lists = store.list_versions()
+        result.events = event_rows(store)
+        result.status = status(store, as_of=result.as_of)
     return result
