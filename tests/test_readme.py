@@ -35,7 +35,7 @@ def test_the_configuration_example_is_valid(tmp_path: Path) -> None:
 
 def test_the_cli_examples_run(tmp_path: Path) -> None:
     examples = [line for block in _blocks("sh") for line in block.splitlines() if line.startswith("tracker ")]
-    assert len(examples) == 4
+    assert len(examples) == 9
     saved = tmp_path / "saved"
     saved.mkdir()
     shutil.copy(
@@ -52,8 +52,32 @@ def test_the_cli_examples_run(tmp_path: Path) -> None:
             "[sources.whitehouse]\nenabled = false\n[sources.federalregister]\nenabled = false\n",
             "utf-8",
         )
+        # the fetch examples come first so that the queries have something to answer
+        examples.sort(key=lambda line: not line.startswith(("tracker fetch", "tracker backfill", "tracker ingest")))
+        outputs = {}
         for line in examples:
-            args = ["--config", str(cfg), "--db", str(tmp_path / "t.db"), *shlex.split(line)[1:]]
+            args = ["--config", str(cfg), "--db", str(tmp_path / "t.db"), *shlex.split(line, comments=True)[1:]]
             result = CliRunner().invoke(cli, args, catch_exceptions=False)
             assert result.exit_code == 0, (line, result.output)
-    assert "MOFCOM 2025-70" in result.output or '"mofcom"' in result.output
+            outputs[line.split("#")[0].strip()] = result.output
+    assert '"mofcom"' in outputs["tracker sources --json"]
+    assert "gallium" in outputs["tracker status --mineral 镓 --as-of 2024-01-01"]
+    assert "suspended" in outputs["tracker status --mineral holmium --as-of 2026-01-01"]
+    assert "would change" in outputs["tracker reclassify --dry-run"]
+
+
+def test_the_rule_file_example_in_rules_readme_is_valid_and_its_examples_hold(tmp_path: Path) -> None:
+    from tracker.rules import check_rules, run_tests
+
+    text = (README.parent / "rules" / "README.md").read_text("utf-8")
+    [example] = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    for name in ("minerals.yaml", "countries.yaml"):
+        shutil.copy(README.parent / "rules" / name, folder / name)
+    (folder / "example.yaml").write_text(example, "utf-8")
+    ruleset, problems = check_rules(folder)
+    assert problems == []
+    assert ruleset is not None
+    results = run_tests(ruleset)
+    assert len(results) == 2 and all(r.ok for r in results), [r.problems for r in results]

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tracker.textutil import find_date
+from tracker.textutil import detect_language, find_date
 from tracker.vocab import Matcher, Scan, Vocabulary, load_vocabulary, sentence_bounds
 from tracker.yamlfile import LDict, RuleFileError, line_of, load_yaml
 
@@ -452,7 +452,7 @@ class _Parser:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.err(line, f"{what} must be a list of strings")
             return ()
-        return tuple(str(v) for v in value)
+        return tuple(value)  # the LStr items keep their lines, for errors about one item
 
     def rule(self, m: Any) -> Rule | None:
         if not isinstance(m, LDict):
@@ -734,7 +734,7 @@ def test_doc(test: RuleTest) -> DocView:
         text=str(d.get("text") or ""),
         source=str(d.get("source") or ""),
         kind=str(d.get("kind") or ""),
-        language=str(d.get("language") or ""),
+        language=str(d.get("language") or detect_language(f"{d.get('title') or ''}\n{d.get('text') or ''}")),
         published=d.get("published") or date(2025, 1, 1),
         doc_number=d.get("doc_number"),
         subtypes=(str(subtype),) if subtype else (),

@@ -131,7 +131,11 @@ def load_yaml_text(text: str, file: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise RuleFileError(file, line, f"YAML syntax: {exc.problem or exc.context}") from None
+        message = f"YAML syntax: {exc.problem or exc.context}"
+        # an unclosed bracket or quote is found lines later: name the line it opened on too
+        if exc.problem and exc.context and exc.context_mark and exc.context_mark.line + 1 != line:
+            message += f" ({exc.context} started at line {exc.context_mark.line + 1})"
+        raise RuleFileError(file, line, message) from None
     except yaml.YAMLError as exc:
         raise RuleFileError(file, None, f"YAML syntax: {exc}") from None
     finally:

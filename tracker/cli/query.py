@@ -140,12 +140,16 @@ def event_line(e: dict[str, Any]) -> str:
 
 def status_summary(rows: list[Status]) -> list[str]:
     """Controls in force, one line per measure and state, minerals listed."""
-    grouped: dict[tuple[str, str, str, str | None, str | None], list[str]] = {}
+    grouped: dict[tuple[str, str, str, str | None, str | None, str | None], list[str]] = {}
     for r in rows:
-        grouped.setdefault((r.jurisdiction, r.measure, r.state, r.since, r.until), []).append(r.mineral)
+        grouped.setdefault((r.jurisdiction, r.measure, r.state, r.since, r.until, r.changed_by), []).append(
+            r.mineral
+        )
     lines = []
-    for (jur, measure, state, since, until), minerals in grouped.items():
+    for (jur, measure, state, since, until, by), minerals in grouped.items():
         span = f"since {since}" if since else ""
         span += f" until {until}" if until else ""
-        lines.append(f"{jur:<3} {measure:<15} {state:<10} {span:<34} {', '.join(minerals)}")
+        if by:
+            span += f" ({'by' if state != 'active' else 'after'} {by})"
+        lines.append(f"{jur:<3} {measure:<15} {state:<10} {span:<52} {', '.join(minerals)}")
     return lines
