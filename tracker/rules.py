@@ -524,6 +524,12 @@ class _Parser:
                 f"rule {rid!r}: jurisdiction {jur!r} is not an ISO 3166 alpha-2 code or EU",
             )
         targets = self.strings(emit.get("targets"), emit.line_of("targets"), "targets")
+        for t in targets:
+            if self.vocab.iso_codes and t not in self.vocab.iso_codes:
+                self.err(
+                    line_of(t, emit.line_of("targets")),
+                    f"rule {rid!r}: target {t!r} is not an ISO 3166 alpha-2 code or EU",
+                )
         targets_from = emit.get("targets_from")
         if targets_from not in (None, "countries"):
             self.err(emit.line_of("targets_from"), f"rule {rid!r}: targets_from must be 'countries'")
