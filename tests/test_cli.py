@@ -197,7 +197,9 @@ def test_demo_runs_offline_end_to_end(tmp_path: Path) -> None:
     lines = result.output.splitlines()
     events = lines[lines.index(next(x for x in lines if x.startswith("== 12 events"))) + 1 :][:12]
     assert any("list_addition" in x and "nickel, zinc" in x for x in events)
-    assert any("suspension" in x and "MOFCOM 2025-70" in x and "from 2025-11-07 to 2026-11-10" in x for x in events)
+    assert any(
+        "suspension" in x and "MOFCOM 2025-70" in x and "from 2025-11-07 to 2026-11-10" in x for x in events
+    )
     assert any("agreement" in x and "Japan" in x for x in events)
     assert "== controls in force on " in result.output
     assert any(x.startswith("CN  MOFCOM 2023-23  active") and "gallium, germanium" in x for x in lines)

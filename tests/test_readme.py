@@ -53,10 +53,18 @@ def test_the_cli_examples_run(tmp_path: Path) -> None:
             "utf-8",
         )
         # the fetch examples come first so that the queries have something to answer
-        examples.sort(key=lambda line: not line.startswith(("tracker fetch", "tracker backfill", "tracker ingest")))
+        examples.sort(
+            key=lambda line: not line.startswith(("tracker fetch", "tracker backfill", "tracker ingest"))
+        )
         outputs = {}
         for line in examples:
-            args = ["--config", str(cfg), "--db", str(tmp_path / "t.db"), *shlex.split(line, comments=True)[1:]]
+            args = [
+                "--config",
+                str(cfg),
+                "--db",
+                str(tmp_path / "t.db"),
+                *shlex.split(line, comments=True)[1:],
+            ]
             result = CliRunner().invoke(cli, args, catch_exceptions=False)
             assert result.exit_code == 0, (line, result.output)
             outputs[line.split("#")[0].strip()] = result.output

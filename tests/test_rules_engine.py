@@ -347,3 +347,18 @@ def test_engine_classifies_on_a_plain_document_view() -> None:
         date(2031, 3, 1),
         ["tungsten", "molybdenum"],
     )
+
+
+def test_letters_that_lowercase_to_two_keep_title_and_text_apart() -> None:
+    # 'İ'.lower() is two characters; offsets must not shift a title keyword into the text
+    [draft] = _RULESET.classify(DocView(title="İİİİ gallium framework", kind="wordpress-rss"))
+    assert draft.rule == "us-agreement" and draft.minerals == ["gallium"]
+
+
+def test_feed_categories_are_unescaped(tmp_path: Path) -> None:
+    ingest(tmp_path, site_root() / "whitehouse/briefings-statements/feed/index.xml", source="whitehouse")
+    from tracker.store import Store
+
+    with Store(tmp_path / "t.db") as store:
+        cats = {c for d in store.documents() for c in d["meta"]["categories"]}
+    assert cats == {"Briefings & Statements"}

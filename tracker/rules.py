@@ -176,54 +176,114 @@ class Draft:
 # --- loading -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Compiled:
+    """A rule's keyword conditions as sets of keyword ids, for set arithmetic per document."""
+
+    rule: Rule
+    kinds: frozenset[str]
+    sources: frozenset[str]
+    title: tuple[frozenset[int], frozenset[int], frozenset[int]]  # all, any, none
+    text: tuple[frozenset[int], frozenset[int], frozenset[int]]
+    anywhere: tuple[frozenset[int], frozenset[int], frozenset[int]]
+
+
 class RuleSet:
-    """Every rule file of a folder with the vocabulary, compiled into one matcher."""
+    """Every rule file of a folder with the vocabulary, compiled into one matcher, plus an index
+    from keyword to the rules that need it, so a document is checked only against the rules whose
+    keywords it contains (and those without keywords)."""
 
     def __init__(self, rules: list[Rule], vocab: Vocabulary, folder: Path | None = None):
         self.rules = rules
         self.vocab = vocab
         self.folder = folder
-        words: list[str] = []
-        for r in rules:
-            for cond in r.keywords.values():
-                words += [*cond.all, *cond.any, *cond.none]
-        self.matcher = Matcher(vocab, words)
+        self.matcher = Matcher(vocab, all_keywords(rules))
         self._mineral_types = {"mineral", "group"}
+        kid = self.matcher.keyword_id
+        self._compiled: list[_Compiled] = []
+        self._index: dict[int, set[int]] = {}
+        self._always: set[int] = set()
+        for i, r in enumerate(rules):
+            sets = {}
+            for fld in ("title", "text", "any"):
+                c = r.keywords.get(fld, Cond())
+                sets[fld] = (
+                    frozenset(map(kid, c.all)),
+                    frozenset(map(kid, c.any)),
+                    frozenset(map(kid, c.none)),
+                )
+            self._compiled.append(
+                _Compiled(
+                    r, frozenset(r.kinds), frozenset(r.sources), sets["title"], sets["text"], sets["any"]
+                )
+            )
+            # a rule is a candidate only if the document holds one of the keywords it needs
+            needed = [sets[f][0] or sets[f][1] for f in sets if sets[f][0] or sets[f][1]]
+            if r.diff_list:
+                continue
+            if not needed:
+                self._always.add(i)
+            else:
+                for kw in min(needed, key=len):
+                    self._index.setdefault(kw, set()).add(i)
 
     # --- the engine ----------------------------------------------------------------------------
 
     def classify(self, doc: DocView) -> list[Draft]:
         """Drafts from the first matching rule (and any earlier matching rule marked `continue`)."""
         scan = self.matcher.scan(doc.title, doc.text)
-        drafts = []
-        for rule in self.rules:
-            if rule.diff_list:
+        return [self.emit(rule, doc, scan) for rule in self.matching(doc, scan)]
+
+    def first_match(self, doc: DocView) -> Rule | None:
+        """The rule that decides a document (no event built): what `classify` does first."""
+        rules = self.matching(doc, self.matcher.scan(doc.title, doc.text))
+        return rules[-1] if rules else None
+
+    def matching(self, doc: DocView, scan: Scan) -> list[Rule]:
+        """The rules that fire, in order: those marked `continue`, then the first one that stops."""
+        candidates = set(self._always)
+        for kw in scan.title_keywords:
+            candidates |= self._index.get(kw, set())
+        for kw in scan.text_keywords:
+            candidates |= self._index.get(kw, set())
+        fired = []
+        for i in sorted(candidates):
+            c = self._compiled[i]
+            if (c.kinds and doc.kind not in c.kinds) or (c.sources and doc.source not in c.sources):
                 continue
-            if self.matches(rule, doc, scan):
-                drafts.append(self.emit(rule, doc, scan))
-                if rule.stop:
+            if self._matches(c, doc, scan):
+                fired.append(c.rule)
+                if c.rule.stop:
                     break
-        return drafts
+        return fired
 
     def matches(self, rule: Rule, doc: DocView, scan: Scan) -> bool:
         """True when every condition of `rule` holds for `doc`."""
-        if rule.sources and doc.source not in rule.sources:
+        c = next(x for x in self._compiled if x.rule is rule)
+        if (c.kinds and doc.kind not in c.kinds) or (c.sources and doc.source not in c.sources):
             return False
-        if rule.kinds and doc.kind not in rule.kinds:
-            return False
+        return self._matches(c, doc, scan)
+
+    def _matches(self, c: _Compiled, doc: DocView, scan: Scan) -> bool:
+        rule = c.rule
         if rule.languages and doc.language not in rule.languages:
             return False
         if rule.subtypes and not {s.lower() for s in doc.subtypes} & {s.lower() for s in rule.subtypes}:
             return False
         if rule.doc_number is not None and bool(doc.doc_number) != rule.doc_number:
             return False
-        for where, cond in rule.keywords.items():
-            found = [scan.keyword_in(self.matcher.keyword_id(k), where) is not None for k in cond.all]
-            if not all(found):
+        title_kw = scan.title_keywords
+        text_kw = scan.text_keywords.keys()
+        for (all_, any_, none_), hits in (
+            (c.title, title_kw),
+            (c.text, text_kw),
+            (c.anywhere, title_kw | text_kw),
+        ):
+            if all_ and not all_ <= hits:
                 return False
-            if cond.any and not any(scan.keyword_in(self.matcher.keyword_id(k), where) for k in cond.any):
+            if any_ and not any_ & hits:
                 return False
-            if any(scan.keyword_in(self.matcher.keyword_id(k), where) for k in cond.none):
+            if none_ and none_ & hits:
                 return False
         for where, cond in rule.regexes.items():
             hay = doc.title if where == "title" else doc.text
@@ -234,7 +294,9 @@ class RuleSet:
             if any(p.search(hay) for p in cond.none):
                 return False
         if rule.minerals != "any":
-            has = bool(scan.term_ids("any", self._mineral_types, self.vocab))
+            has = any(
+                self.vocab.terms[t].type in self._mineral_types for t in scan.terms if t in self.vocab.terms
+            )
             if has != (rule.minerals == "required"):
                 return False
         return True
@@ -316,17 +378,17 @@ class RuleSet:
         return []
 
     def _trigger(self, rule: Rule, doc: DocView, scan: Scan) -> str:
-        tl = scan.title_len
-        joined = doc.title + "\n\n" + doc.text
-        for where in ("text", "anywhere"):
-            cond = rule.keywords.get("any" if where == "anywhere" else where)
+        """The sentence of the text where the rule's first keyword was found, else the sentence
+        of its effective or expiry date, else the title."""
+        for key in ("text", "any"):
+            cond = rule.keywords.get(key)
             if cond is None:
                 continue
             for k in (*cond.all, *cond.any):
-                hit = scan.keyword_in(self.matcher.keyword_id(k), "text")
-                if hit is not None:
-                    s, e = sentence_bounds(joined, hit.start)
-                    return joined[max(s, tl) : e].strip()[:400]
+                pos = scan.text_keywords.get(self.matcher.keyword_id(k))
+                if pos is not None:
+                    s, e = sentence_bounds(doc.text, pos)
+                    return doc.text[s:e].strip()[:400]
         for pat in (*rule.effective.patterns, *rule.expires.patterns):
             m = pat.search(doc.text)
             if m:

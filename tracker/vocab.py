@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ahocorasick
+import ahocorasick_rs
 
 from tracker.yamlfile import LDict, RuleFileError, line_of, load_yaml
 
@@ -242,22 +242,24 @@ def _load_countries(vocab: Vocabulary, path: Path) -> None:
 # --- the matcher -------------------------------------------------------------------------------
 
 
-@dataclass
-class Hit:
-    """Where a term or keyword was found: in the title or the text, at which offset."""
-
-    in_title: bool
-    start: int
-    end: int
+def lower_same_length(text: str) -> str:
+    """Lowercase `text` keeping every offset (a few letters, such as 'İ', lowercase to two)."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
 @dataclass
 class Scan:
-    """What one pass over a document found."""
+    """What one pass over a document found: terms (minerals, groups, item classes, countries) with
+    their (in_title, start, end) hits, and rule keywords by region. Offsets are in `title + "\n\n"
+    + text`."""
 
     title_len: int
-    terms: dict[str, list[Hit]] = field(default_factory=dict)  # term id -> hits
-    keywords: dict[int, list[Hit]] = field(default_factory=dict)  # keyword id -> hits
+    terms: dict[str, list[tuple[bool, int, int]]] = field(default_factory=dict)
+    title_keywords: set[int] = field(default_factory=set)
+    text_keywords: dict[int, int] = field(default_factory=dict)  # keyword id -> first offset in text
 
     def term_ids(self, where: str, types: set[str], vocab: Vocabulary) -> list[str]:
         """Term ids of `types` found in 'title', 'text' or 'any', in order of first appearance."""
@@ -266,51 +268,51 @@ class Scan:
             term = vocab.terms.get(tid)
             if term is None or term.type not in types:
                 continue
-            sel = [h for h in hits if where == "any" or h.in_title == (where == "title")]
-            if sel:
-                found.append((sel[0].start, tid))
+            for in_title, start, _ in hits:
+                if where == "any" or in_title == (where == "title"):
+                    found.append((start, tid))
+                    break
         return [tid for _, tid in sorted(found)]
 
-    def keyword_in(self, kid: int, where: str) -> Hit | None:
-        """First hit of a keyword in 'title', 'text' or 'any'."""
-        for h in self.keywords.get(kid, []):
-            if where == "any" or h.in_title == (where == "title"):
-                return h
-        return None
+    def keyword_in(self, kid: int, where: str) -> bool:
+        """Whether a keyword was found in 'title', 'text' or 'any'."""
+        if where == "title":
+            return kid in self.title_keywords
+        if where == "text":
+            return kid in self.text_keywords
+        return kid in self.title_keywords or kid in self.text_keywords
 
 
 class Matcher:
-    """Vocabulary aliases and rule keywords compiled into one Aho-Corasick automaton, so the cost
-    of a scan barely depends on how many rules there are."""
+    """Every vocabulary alias and every rule keyword compiled into one Aho-Corasick automaton
+    (ahocorasick-rs), so a document is read once whatever the number of rules."""
 
     def __init__(self, vocab: Vocabulary, keywords: Iterable[str] = ()):
         self.vocab = vocab
         self.keyword_ids: dict[str, int] = {}
-        auto = ahocorasick.Automaton()
-        entries: dict[str, list[tuple[str, Any]]] = {}
-        for term in vocab.terms.values():
-            key = f"country:{term.id}" if term.type == "country" else term.id
+        info: dict[str, tuple[list[str], list[int], list[str]]] = {}  # word -> (terms, keywords, hides)
+        for key, term in vocab.terms.items():
             for alias in term.aliases:
-                entries.setdefault(alias, []).append(("term", key))
+                info.setdefault(alias, ([], [], []))[0].append(key)
         for word, tid in vocab.exclusions.items():
-            entries.setdefault(word, []).append(("not", tid))
+            info.setdefault(word, ([], [], []))[2].append(tid)
         for kw in keywords:
             low = kw.lower()
-            if low not in self.keyword_ids:
+            if low and low not in self.keyword_ids:
                 self.keyword_ids[low] = len(self.keyword_ids)
-                entries.setdefault(low, []).append(("kw", self.keyword_ids[low]))
-        for word, values in entries.items():
-            auto.add_word(word, (word, tuple(values), bool(_ASCII_WORD.match(word[:1] or " "))))
-        self._empty = not entries
-        if not self._empty:
-            auto.make_automaton()
-        self.auto = auto
+                info.setdefault(low, ([], [], []))[1].append(self.keyword_ids[low])
+        self._words = [w for w in info if w]
+        self._info = [
+            (bool(_ASCII_WORD.match(w[0])), tuple(info[w][0]), tuple(info[w][1]), tuple(info[w][2]))
+            for w in self._words
+        ]
+        self._ac = ahocorasick_rs.AhoCorasick(self._words) if self._words else None
         symbols = sorted({t.symbol for t in vocab.terms.values() if t.symbol}, key=len, reverse=True)
         self._symbol_of = {t.symbol: t.id for t in vocab.terms.values() if t.symbol}
         alt = "|".join(symbols) or "(?!)"
-        # a symbol counts only where it must be one: '(Ga)', or a formula such as 'Ga2O3', 'GaN'
+        # a symbol counts only where it must be one: '(Ga)', or a formula such as 'Ga2O3', 'GaAs'
         self._symbols = re.compile(
-            rf"\((?P<p>{alt})\)|(?<![A-Za-z])(?P<f>{alt})(?=\d|(?:{alt})(?:\d|\b|(?:{alt})))"
+            rf"(?=[(A-Z])(?:\((?P<p>{alt})\)|(?<![A-Za-z])(?P<f>{alt})(?=\d|(?:{alt})(?:\d|\b|(?:{alt}))))"
         )
 
     def keyword_id(self, keyword: str) -> int:
@@ -318,66 +320,67 @@ class Matcher:
         return self.keyword_ids[keyword.lower()]
 
     def scan(self, title: str, text: str) -> Scan:
-        """Find every alias, symbol and keyword in title and text, in one pass."""
-        joined = title + "\n\n" + text
-        low = joined.lower()
+        """Find every alias, symbol and keyword in title and text, in one pass over each."""
         tl = len(title)
         result = Scan(title_len=tl)
+        offset = tl + 2
         hidden: list[tuple[int, int, str]] = []
-        raw: list[tuple[int, int, str, Any]] = []
-        if not self._empty:
-            for end, (word, values, ascii_word) in self.auto.iter(low):
-                start = end - len(word) + 1
+        term_hits: list[tuple[bool, int, int, str]] = []
+        for in_title, part, base in ((True, title, 0), (False, text, offset)):
+            if not part or self._ac is None:
+                continue
+            low = lower_same_length(part)
+            n = len(low)
+            for idx, start, end in self._ac.find_matches_as_indexes(low, overlapping=True):
+                ascii_word, terms, kws, hides = self._info[idx]
                 if ascii_word and (
-                    (start > 0 and low[start - 1].isalnum() and low[start - 1].isascii())
-                    or (end + 1 < len(low) and low[end + 1].isalnum() and low[end + 1].isascii())
+                    (start > 0 and low[start - 1].isascii() and low[start - 1].isalnum())
+                    or (end < n and low[end].isascii() and low[end].isalnum())
                 ):
                     continue
-                for kind, value in values:
-                    if kind == "not":
-                        hidden.append((start, end + 1, value))
-                    else:
-                        raw.append((start, end + 1, kind, value))
-        for start, end, kind, value in raw:
-            if kind == "term" and any(hs <= start and end <= he and t == value for hs, he, t in hidden):
+                for kid in kws:
+                    if in_title:
+                        result.title_keywords.add(kid)
+                    elif kid not in result.text_keywords:
+                        result.text_keywords[kid] = start
+                for tid in terms:
+                    term_hits.append((in_title, base + start, base + end, tid))
+                for tid in hides:
+                    hidden.append((base + start, base + end, tid))
+        for in_title, start, end, tid in term_hits:
+            if hidden and any(hs <= start and end <= he and t == tid for hs, he, t in hidden):
                 continue
-            hit = Hit(in_title=start < tl, start=start, end=end)
-            if kind == "term":
-                result.terms.setdefault(value, []).append(hit)
-            else:
-                result.keywords.setdefault(value, []).append(hit)
-        for m in self._symbols.finditer(joined):
-            sym = m.group("p") or m.group("f")
-            start = m.start("p") if m.group("p") else m.start("f")
-            result.terms.setdefault(self._symbol_of[sym], []).append(Hit(start < tl, start, start + len(sym)))
-        self._drop_lonely_ambiguous(result, low)
+            result.terms.setdefault(tid, []).append((in_title, start, end))
+        for part, base, in_title in ((title, 0, True), (text, offset, False)):
+            for m in self._symbols.finditer(part):
+                sym = m.group("p") or m.group("f")
+                start = base + (m.start("p") if m.group("p") else m.start("f"))
+                result.terms.setdefault(self._symbol_of[sym], []).append((in_title, start, start + len(sym)))
+        if self.vocab.ambiguous:
+            self._drop_lonely_ambiguous(result, title + "\n\n" + text)
         return result
 
-    def _drop_lonely_ambiguous(self, result: Scan, low: str) -> None:
+    def _drop_lonely_ambiguous(self, result: Scan, joined: str) -> None:
         """An ambiguous alias ('lead') counts only in a sentence that names another mineral."""
-        if not self.vocab.ambiguous:
-            return
+        amb = self.vocab.ambiguous
+        low = lower_same_length(joined)
         for tid in list(result.terms):
             term = self.vocab.terms.get(tid)
-            if term is None or not any(a in self.vocab.ambiguous for a in term.aliases):
+            if term is None or not any(a in amb for a in term.aliases):
                 continue
             kept = []
-            for h in result.terms[tid]:
-                word = low[h.start : h.end]
-                if word not in self.vocab.ambiguous:
-                    kept.append(h)
+            for hit in result.terms[tid]:
+                if low[hit[1] : hit[2]] not in amb:
+                    kept.append(hit)
                     continue
-                s, e = sentence_bounds(low, h.start)
-                if any(
-                    other != tid
-                    and self.vocab.terms.get(other, Term("", "", "")).type in ("mineral", "group")
-                    and any(
-                        s <= oh.start < e and low[oh.start : oh.end] not in self.vocab.ambiguous
-                        for oh in ohits
-                    )
-                    for other, ohits in result.terms.items()
-                ):
-                    kept.append(h)
+                s, e = sentence_bounds(low, hit[1])
+                for other, ohits in result.terms.items():
+                    oterm = self.vocab.terms.get(other)
+                    if other == tid or oterm is None or oterm.type not in ("mineral", "group"):
+                        continue
+                    if any(s <= os_ < e and low[os_:oe] not in amb for _, os_, oe in ohits):
+                        kept.append(hit)
+                        break
             if kept:
                 result.terms[tid] = kept
             else:

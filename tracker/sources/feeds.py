@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -60,7 +61,8 @@ class RssSource(ListSource):
             body_html = entry["summary"]
         text = self.clean_body(html_fragment_text(body_html) if body_html else "", title)
         published = parse_feed_date(entry.get("published") or entry.get("updated"))
-        tags = [t.get("term") for t in entry.get("tags", []) if t.get("term")]
+        # WordPress double-escapes categories: <![CDATA[Briefings &amp; Statements]]>
+        tags = [html.unescape(t.get("term")) for t in entry.get("tags", []) if t.get("term")]
         meta: dict[str, Any] = {"guid": guid, "categories": tags}
         if entry.get("published"):
             meta["pub_date"] = entry["published"]
