@@ -61,6 +61,53 @@ class SourceConfig:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """When things become alerts."""
+
+    max_age_days: int = 90  # events announced earlier are recorded without alerting (0: no limit)
+    warn_days: tuple[int, ...] = (30, 7)  # warnings before an expiry or a start, one per threshold
+    failures_before_alert: int = 3  # failed runs in a row that open a health alert
+    silent_after: float = 3.0  # a source with no success for this many intervals is 'silent'
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    """The daily digest."""
+
+    time: str = "07:30"  # local time (see `timezone`) the scheduler sends it
+    send_empty: bool = True  # on a day without changes, send the short "no changes" note
+    templates: str = ""  # a folder whose templates override the built-in ones
+    horizon_days: int = 30  # upcoming deadlines listed this far ahead
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The mail server; the password only ever comes from the environment variable named here."""
+
+    host: str = "localhost"
+    port: int = 25
+    security: str = "none"  # none | starttls | ssl
+    username: str = ""
+    password_env: str = "TRACKER_SMTP_PASSWORD"
+    sender: str = "minerals-tracker <tracker@localhost>"
+    timeout: float = 30.0
+    ca_file: str = ""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who gets a digest, and which alerts."""
+
+    email: str
+    name: str = ""
+    minerals: tuple[str, ...] = ()  # any alias or group; empty: all
+    jurisdictions: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    min_severity: str = "info"
+    health: bool = True  # source-health alerts too
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, as the library uses it."""
 
@@ -70,6 +117,10 @@ class Config:
     rules_dir: Path | None = None  # None: ./rules, else the rules shipped with the checkout
     fetch: FetchSettings = field(default_factory=FetchSettings)
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    digest: DigestSettings = field(default_factory=DigestSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    recipients: tuple[Recipient, ...] = ()
 
     def source(self, name: str) -> SourceConfig:
         """The source called `name`, or an UnknownSourceError suggesting the closest names."""
@@ -84,7 +135,18 @@ class Config:
 
 
 COMMON_SOURCE_KEYS = {f.name for f in dataclasses.fields(SourceConfig)} - {"name", "settings"} | {"url"}
-TOP_LEVEL_KEYS = {"database", "fetch", "sources", "timezone", "rules_dir"}
+TOP_LEVEL_KEYS = {
+    "database",
+    "fetch",
+    "sources",
+    "timezone",
+    "rules_dir",
+    "alerts",
+    "digest",
+    "smtp",
+    "recipients",
+}
+SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
@@ -252,8 +314,15 @@ def _build(data: dict[str, Any], file: str, cfg_path: Path | None, db_override: 
         rules_path = Path(_coerce(rules, str, file, "rules_dir"))
         if cfg_path is not None and not rules_path.is_absolute():
             rules_path = cfg_path.parent / rules_path
+    extra = _notification_settings(data, file)
     return Config(
-        path=cfg_path, db_path=db_path, timezone=tz, fetch=fetch, sources=sources, rules_dir=rules_path
+        **extra,
+        path=cfg_path,
+        db_path=db_path,
+        timezone=tz,
+        fetch=fetch,
+        sources=sources,
+        rules_dir=rules_path,
     )
 
 
@@ -351,3 +420,52 @@ def parse_interval(value: Any, file: str, key: str) -> int:
     if seconds < 60:
         raise ConfigError("must be at least one minute", file=file, key=key)
     return int(seconds)
+
+
+def _table(data: dict[str, Any], key: str, file: str) -> tuple[dict[str, Any], str]:
+    raw = dict(data.get(key) or {})
+    return raw, raw.pop("__file__", file)
+
+
+def _notification_settings(data: dict[str, Any], file: str) -> dict[str, Any]:
+    """[alerts], [digest], [smtp] and [[recipients]], checked."""
+    raw, f = _table(data, "alerts", file)
+    alerts = _dataclass_from(AlertSettings, raw, f, "alerts")
+    if any(d < 0 for d in alerts.warn_days):
+        raise ConfigError("days must not be negative", file=f, key="alerts.warn_days")
+    if alerts.failures_before_alert < 1:
+        raise ConfigError("must be at least 1", file=f, key="alerts.failures_before_alert")
+    raw, f = _table(data, "digest", file)
+    digest = _dataclass_from(DigestSettings, raw, f, "digest")
+    if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", digest.time):
+        raise ConfigError(f"expected a time like '07:30', got {digest.time!r}", file=f, key="digest.time")
+    raw, f = _table(data, "smtp", file)
+    smtp = _dataclass_from(SmtpSettings, raw, f, "smtp")
+    if smtp.security not in ("none", "starttls", "ssl"):
+        raise ConfigError(
+            f"expected none, starttls or ssl, got {smtp.security!r}", file=f, key="smtp.security"
+        )
+    if "password" in raw:
+        raise ConfigError(
+            "never put the password in the file: name an environment variable in password_env",
+            file=f,
+            key="smtp.password",
+        )
+    recipients = []
+    entries = data.get("recipients") or []
+    if not isinstance(entries, list):
+        raise ConfigError("use [[recipients]] tables", file=file, key="recipients")
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ConfigError("must be a table", file=file, key=f"recipients[{i}]")
+        if "email" not in entry:
+            raise ConfigError("missing key 'email'", file=file, key=f"recipients[{i}]")
+        r = _dataclass_from(Recipient, entry, file, f"recipients[{i}]")
+        if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", r.email):
+            raise ConfigError(f"not an email address: {r.email!r}", file=file, key=f"recipients[{i}].email")
+        if r.min_severity not in SEVERITIES:
+            raise ConfigError(
+                f"expected one of {', '.join(SEVERITIES)}", file=file, key=f"recipients[{i}].min_severity"
+            )
+        recipients.append(r)
+    return {"alerts": alerts, "digest": digest, "smtp": smtp, "recipients": tuple(recipients)}

@@ -71,6 +71,13 @@ def fetch(
                 for f in futures:
                     f.cancel()
                 raise
+    if classify:
+        from datetime import UTC, datetime
+
+        from tracker.alerts import sync_alerts
+
+        with Store(config.db_path) as store:
+            sync_alerts(store, config, datetime.now(UTC))
     return results
 
 

@@ -180,6 +180,69 @@ def _m0002(db: sqlite_utils.Database) -> None:
         db.execute(stmt)
 
 
+@migrations(name="0003_alerts_digests_jobs")
+def _m0003(db: sqlite_utils.Database) -> None:
+    statements = [
+        # one row per thing worth telling; `key` makes creating it idempotent
+        """CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            event_id TEXT,
+            source TEXT,
+            severity TEXT NOT NULL,
+            title TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            suppressed INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX idx_alerts_event ON alerts(event_id)",
+        # an alert delivered to a recipient, once the mail server accepted the digest holding it
+        """CREATE TABLE deliveries (
+            alert_id INTEGER NOT NULL REFERENCES alerts(id),
+            recipient TEXT NOT NULL,
+            digest_id INTEGER NOT NULL,
+            delivered_at TEXT NOT NULL,
+            PRIMARY KEY (alert_id, recipient)
+        )""",
+        """CREATE TABLE digests (
+            id INTEGER PRIMARY KEY,
+            recipient TEXT NOT NULL,
+            day TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            alerts INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        )""",
+        "CREATE INDEX idx_digests_recipient ON digests(recipient, day)",
+        """CREATE TABLE health_incidents (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            closed_at TEXT
+        )""",
+        "CREATE INDEX idx_health_incidents_source ON health_incidents(source, closed_at)",
+        # a recipient gets the alerts created after they were first configured, not all history
+        """CREATE TABLE recipients_seen (
+            email TEXT PRIMARY KEY,
+            since TEXT NOT NULL
+        )""",
+        # the scheduler's own record of when each job last succeeded
+        """CREATE TABLE job_runs (
+            job TEXT PRIMARY KEY,
+            last_start TEXT,
+            last_success TEXT,
+            last_error TEXT
+        )""",
+    ]
+    for stmt in statements:
+        db.execute(stmt)
+
+
 def now_iso() -> str:
     """Current UTC time, ISO 8601 with offset, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()

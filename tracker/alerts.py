@@ -1,0 +1,376 @@
+"""Alerts: what is worth telling people, each created exactly once (a unique key per alert).
+
+- an event that appears gives one 'event' alert; a later change of its substance (action, dates,
+  minerals) one 'event_updated' alert per new substance; re-running changes nothing
+- a suspension that expires, or a measure that takes effect, within N days gives one 'deadline'
+  alert per threshold (`[alerts] warn_days`, 30 and 7 by default)
+- a source failing K runs in a row, whose list layout broke, or silent beyond its expected period
+  opens one 'health_open' alert; its recovery gives one 'health_recovered' alert
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tracker.config import SEVERITIES, Config, Recipient
+from tracker.store import Store
+
+SUBSTANCE = ("action", "effective", "expires", "minerals")
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def local_today(config: Config, now: datetime) -> date:
+    """The date at `now` in the configured time zone."""
+    return now.astimezone(ZoneInfo(config.timezone)).date()
+
+
+def _iso(now: datetime) -> str:
+    return now.astimezone(ZoneInfo("UTC")).replace(microsecond=0).isoformat()
+
+
+def _substance(e: dict[str, Any]) -> dict[str, Any]:
+    return {k: (json.loads(e[k]) if k == "minerals" else e[k]) for k in SUBSTANCE}
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
+
+
+def _insert(
+    store: Store,
+    key: str,
+    kind: str,
+    severity: str,
+    title: str,
+    detail: dict[str, Any],
+    now: datetime,
+    event_id: str | None = None,
+    source: str | None = None,
+    suppressed: bool = False,
+) -> dict[str, Any] | None:
+    cur = store.db.execute(
+        """INSERT OR IGNORE INTO alerts(key, kind, event_id, source, severity, title, detail, created_at, suppressed)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [
+            key,
+            kind,
+            event_id,
+            source,
+            severity,
+            title,
+            json.dumps(detail, ensure_ascii=False),
+            _iso(now),
+            int(suppressed),
+        ],
+    )
+    if not cur.rowcount:
+        return None
+    return {
+        "id": cur.lastrowid,
+        "key": key,
+        "kind": kind,
+        "event_id": event_id,
+        "source": source,
+        "severity": severity,
+        "title": title,
+        "detail": detail,
+        "suppressed": suppressed,
+    }
+
+
+def sync_alerts(store: Store, config: Config, now: datetime) -> list[dict[str, Any]]:
+    """Create the alerts that are due at `now` (new and changed events, deadline warnings,
+    source health); idempotent. Returns the alerts created."""
+    created: list[dict[str, Any]] = []
+    with store.write():
+        # a recipient gets what is created from the first sync that knows them on, not all history
+        for r in config.recipients:
+            store.db.execute(
+                "INSERT OR IGNORE INTO recipients_seen(email, since) VALUES (?, ?)", [r.email, _iso(now)]
+            )
+        created += _event_alerts(store, config, now)
+        created += _deadline_alerts(store, config, now)
+        created += _health_alerts(store, config, now)
+    return [a for a in created if a is not None]
+
+
+def _event_alerts(store: Store, config: Config, now: datetime) -> list[dict[str, Any]]:
+    out = []
+    cutoff = None
+    if config.alerts.max_age_days > 0:
+        cutoff = (local_today(config, now) - timedelta(days=config.alerts.max_age_days)).isoformat()
+    for e in store.db.query("SELECT * FROM events ORDER BY announced, id"):
+        sub = _substance(e)
+        digest = _hash(sub)
+        last = store.db.execute(
+            "SELECT detail FROM alerts WHERE event_id = ? AND kind IN ('event', 'event_updated') ORDER BY id DESC LIMIT 1",
+            [e["id"]],
+        ).fetchone()
+        if last is None:
+            old_news = cutoff is not None and (e["announced"] or "") < cutoff
+            a = _insert(
+                store,
+                f"event:{e['id']}",
+                "event",
+                e["severity"],
+                e["title"],
+                {"substance": sub, "hash": digest},
+                now,
+                event_id=e["id"],
+                suppressed=old_news,
+            )
+        else:
+            before = json.loads(last[0])
+            if before.get("hash") == digest:
+                continue
+            changes = {
+                k: [before["substance"].get(k), sub[k]]
+                for k in SUBSTANCE
+                if before["substance"].get(k) != sub[k]
+            }
+            a = _insert(
+                store,
+                f"event:{e['id']}:{digest}",
+                "event_updated",
+                e["severity"],
+                e["title"],
+                {"substance": sub, "hash": digest, "changes": changes},
+                now,
+                event_id=e["id"],
+            )
+        if a:
+            out.append(a)
+    return out
+
+
+def _deadline_alerts(store: Store, config: Config, now: datetime) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    today = local_today(config, now)
+    thresholds = sorted(set(config.alerts.warn_days))
+    if not thresholds:
+        return out
+    horizon = (today + timedelta(days=max(thresholds))).isoformat()
+    rows = store.db.query(
+        """SELECT * FROM events WHERE (expires >= :t AND expires <= :h) OR (effective > :t AND effective <= :h)""",
+        {"t": today.isoformat(), "h": horizon},
+    )
+    for e in rows:
+        for field in ("effective", "expires"):
+            when = e[field]
+            if not when or (field == "effective" and when <= today.isoformat()) or when < today.isoformat():
+                continue
+            days = (date.fromisoformat(when) - today).days
+            applicable = [t for t in thresholds if days <= t]
+            if not applicable:
+                continue
+            t = min(applicable)
+            a = _insert(
+                store,
+                f"deadline:{e['id']}:{field}:{t}",
+                "deadline",
+                e["severity"],
+                e["title"],
+                {
+                    "field": field,
+                    "date": when,
+                    "days": days,
+                    "threshold": t,
+                    "action": e["action"],
+                    "doc_number": e["doc_number"],
+                },
+                now,
+                event_id=e["id"],
+            )
+            if a:
+                out.append(a)
+    return out
+
+
+def _health_alerts(store: Store, config: Config, now: datetime) -> list[dict[str, Any]]:
+    out = []
+    k = config.alerts.failures_before_alert
+    for src in config.sources.values():
+        if not src.enabled:
+            continue
+        state = store.source_state(src.name)
+        incident = store.db.execute(
+            "SELECT id, reason FROM health_incidents WHERE source = ? AND closed_at IS NULL", [src.name]
+        ).fetchone()
+        problem = None
+        if state:
+            fails = state["consecutive_failures"]
+            error = state["last_error"] or ""
+            if fails >= k:
+                problem = f"failed {fails} runs in a row: {error}"
+            elif fails and "layout" in error:
+                problem = f"its list layout changed: {error}"
+            elif state["last_success"]:
+                silent_for = now - datetime.fromisoformat(state["last_success"])
+                if silent_for > timedelta(seconds=src.interval * config.alerts.silent_after):
+                    problem = f"no successful run since {state['last_success']}"
+        if problem and incident is None:
+            cur = store.db.execute(
+                "INSERT INTO health_incidents(source, reason, opened_at) VALUES (?, ?, ?)",
+                [src.name, problem, _iso(now)],
+            )
+            a = _insert(
+                store,
+                f"health:{src.name}:{cur.lastrowid}:open",
+                "health_open",
+                "high",
+                f"Source {src.name} is failing",
+                {"reason": problem},
+                now,
+                source=src.name,
+            )
+            if a:
+                out.append(a)
+        elif not problem and incident is not None and state and state["consecutive_failures"] == 0:
+            store.db.execute(
+                "UPDATE health_incidents SET closed_at = ? WHERE id = ?", [_iso(now), incident[0]]
+            )
+            a = _insert(
+                store,
+                f"health:{src.name}:{incident[0]}:recovered",
+                "health_recovered",
+                "low",
+                f"Source {src.name} recovered",
+                {"reason": incident[1], "since": state["last_success"]},
+                now,
+                source=src.name,
+            )
+            if a:
+                out.append(a)
+    return out
+
+
+# --- routing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """A recipient's filters, with minerals resolved to canonical ids (groups expanded)."""
+
+    recipient: Recipient
+    minerals: frozenset[str]
+
+    def wants(self, alert: dict[str, Any], event: dict[str, Any] | None) -> bool:
+        """Whether this recipient gets `alert`."""
+        r = self.recipient
+        if alert["kind"].startswith("health"):
+            return r.health
+        if SEVERITY_RANK.get(alert["severity"], 0) < SEVERITY_RANK.get(r.min_severity, 0):
+            return False
+        if event is None:
+            return False
+        if r.jurisdictions and event["jurisdiction"] not in r.jurisdictions:
+            return False
+        if r.actions and event["action"] not in r.actions:
+            return False
+        if self.minerals and not self.minerals & set(json.loads(event["minerals"])):
+            return False
+        return True
+
+
+def route(config: Config, recipient: Recipient) -> Route:
+    """Resolve a recipient's mineral filter through the vocabulary ('镓', 'Ga', a group)."""
+    if not recipient.minerals:
+        return Route(recipient, frozenset())
+    from tracker.errors import ConfigError
+    from tracker.rules import default_rules_dir
+    from tracker.vocab import load_vocabulary
+
+    vocab = load_vocabulary(config.rules_dir or default_rules_dir())
+    ids: set[str] = set()
+    for name in recipient.minerals:
+        mid = vocab.resolve(name)
+        if mid is None:
+            raise ConfigError(
+                f"unknown mineral {name!r}",
+                file=str(config.path or "<config>"),
+                key=f"recipients ({recipient.email}).minerals",
+            )
+        ids |= vocab.expand([mid])
+    return Route(recipient, frozenset(ids))
+
+
+def seen_since(store: Store, email: str, now: datetime) -> str:
+    """When a recipient was first configured (recorded the first time it is asked)."""
+    with store.write():
+        store.db.execute(
+            "INSERT OR IGNORE INTO recipients_seen(email, since) VALUES (?, ?)", [email, _iso(now)]
+        )
+    return str(store.db.execute("SELECT since FROM recipients_seen WHERE email = ?", [email]).fetchone()[0])
+
+
+def pending_alerts(store: Store, rt: Route, now: datetime, since: str | None = None) -> list[dict[str, Any]]:
+    """Alerts for one recipient not yet delivered to them (or, with `since`, every alert created
+    since then, delivered or not), oldest first."""
+    if since is None:
+        rows = store.db.query(
+            """SELECT * FROM alerts a WHERE suppressed = 0 AND created_at >= ? AND NOT EXISTS
+               (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id AND d.recipient = ?) ORDER BY id""",
+            [seen_since(store, rt.recipient.email, now), rt.recipient.email],
+        )
+    else:
+        rows = store.db.query(
+            "SELECT * FROM alerts WHERE suppressed = 0 AND created_at >= ? ORDER BY id", [since]
+        )
+    out = []
+    for a in rows:
+        event = _event(store, a["event_id"]) if a["event_id"] else None
+        if rt.wants(a, event):
+            a["detail"] = json.loads(a["detail"])
+            a["event"] = event
+            out.append(a)
+    return out
+
+
+def _event(store: Store, event_id: str) -> dict[str, Any] | None:
+    rows = list(store.db.query("SELECT * FROM events WHERE id = ?", [event_id]))
+    return rows[0] if rows else None
+
+
+def mark_delivered(
+    store: Store, alert_ids: Iterable[int], recipient: str, digest_id: int, now: datetime
+) -> None:
+    """Record that these alerts reached `recipient` (the mail server accepted the digest)."""
+    with store.write():
+        for aid in alert_ids:
+            store.db.execute(
+                "INSERT OR IGNORE INTO deliveries(alert_id, recipient, digest_id, delivered_at) VALUES (?, ?, ?, ?)",
+                [aid, recipient, digest_id, _iso(now)],
+            )
+
+
+def list_alerts(store: Store, config: Config, *, pending: bool = False) -> list[dict[str, Any]]:
+    """Alerts newest first, each with `pending_for`: the recipients it routes to who have not had
+    it yet (with no recipient configured, every undelivered alert is pending)."""
+    routes = [route(config, r) for r in config.recipients]
+    out = []
+    for a in store.db.query("SELECT * FROM alerts WHERE suppressed = 0 ORDER BY id DESC"):
+        event = _event(store, a["event_id"]) if a["event_id"] else None
+        delivered = {
+            r[0] for r in store.db.execute("SELECT recipient FROM deliveries WHERE alert_id = ?", [a["id"]])
+        }
+        if routes:
+            waiting = [
+                rt.recipient.email
+                for rt in routes
+                if rt.wants(a, event) and rt.recipient.email not in delivered
+            ]
+        else:
+            waiting = [] if delivered else ["(no recipient configured)"]
+        if pending and not waiting:
+            continue
+        a["detail"] = json.loads(a["detail"])
+        a["pending_for"] = waiting
+        a["delivered_to"] = sorted(delivered)
+        out.append(a)
+    return out

@@ -1,0 +1,367 @@
+"""Digests: the pending alerts of each recipient, rendered with Jinja2 templates and sent.
+
+Templates live in `templates/` (subject.txt.j2, digest.txt.j2, digest.html.j2, atom.xml.j2);
+`[digest] templates` names a folder whose files override any of them. HTML is autoescaped and an
+undefined variable is an error."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from tracker.alerts import Route, local_today, mark_delivered, pending_alerts, route, sync_alerts
+from tracker.config import SEVERITIES, Config, Recipient
+from tracker.store import Store, now_iso
+from tracker.vocab import Vocabulary, load_vocabulary
+
+AUTOESCAPE = ("html", "html.j2", "xml", "xml.j2")  # select_autoescape decides by the name's ending
+
+
+def default_templates_dir() -> Path:
+    """`./templates` when it holds the digest templates, else the ones shipped with the checkout."""
+    local = Path("templates")
+    if (local / "digest.txt.j2").is_file():
+        return local
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+def environment(config: Config) -> jinja2.Environment:
+    """Templates from the override folder first, then the built-in ones; strict and escaped."""
+    folders = [str(default_templates_dir())]
+    if config.digest.templates:
+        override = Path(config.digest.templates)
+        if config.path is not None and not override.is_absolute():
+            override = config.path.parent / override
+        folders.insert(0, str(override))
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folders),
+        autoescape=jinja2.select_autoescape(enabled_extensions=AUTOESCAPE, default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+@dataclass
+class Rendered:
+    """A digest ready to send or save."""
+
+    subject: str
+    text: str
+    html: str
+    alert_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class DigestOutcome:
+    """What happened to one recipient's digest."""
+
+    recipient: str
+    status: str  # 'sent' | 'skipped' (nothing new today) | 'failed'
+    alerts: int = 0
+    error: str | None = None
+    message_id: str | None = None
+
+
+def _fmt_time(value: str | None, tz: ZoneInfo) -> str | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _urls(store: Store, event_id: str) -> list[str]:
+    rows = store.db.execute(
+        """SELECT DISTINCT u.url FROM event_drafts x JOIN document_urls u ON u.document_id = x.document_id
+           WHERE x.event_id = ? ORDER BY u.first_seen, u.url""",
+        [event_id],
+    ).fetchall()
+    return [r[0] for r in rows if str(r[0]).startswith(("http://", "https://"))]
+
+
+def _names(vocab: Vocabulary, ids: list[str]) -> list[str]:
+    return [vocab.terms[i].name if i in vocab.terms else i for i in ids]
+
+
+def _item(store: Store, vocab: Vocabulary, a: dict[str, Any]) -> dict[str, Any]:
+
+    e = a["event"] or {}
+    detail = a["detail"]
+    item: dict[str, Any] = {
+        "kind": a["kind"],
+        "title": a["title"],
+        "doc_number": e.get("doc_number"),
+        "announced": e.get("announced"),
+        "action": e.get("action"),
+        "minerals": _names(vocab, json.loads(e.get("minerals") or "[]")),
+        "classes": _names(vocab, json.loads(e.get("items") or "[]")),
+        "effective": e.get("effective"),
+        "expires": e.get("expires"),
+        "quote": e.get("trigger") if e.get("trigger") and e.get("trigger") != a["title"] else "",
+        "links": _urls(store, e["id"]) if e else [],
+        "changes": [
+            {"field": k, "old": _show(v[0]), "new": _show(v[1])} for k, v in detail.get("changes", {}).items()
+        ],
+    }
+    return item
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, list):
+        return ", ".join(map(str, v)) or "none"
+    return str(v) if v is not None else "none"
+
+
+def build_context(
+    store: Store,
+    config: Config,
+    rt: Route,
+    alerts: list[dict[str, Any]],
+    now: datetime,
+    since: str | None = None,
+) -> dict[str, Any]:
+    """Everything the templates show: alerts grouped by severity then jurisdiction, the deadlines
+    ahead, the health of every source."""
+    tz = ZoneInfo(config.timezone)
+    vocab = load_vocabulary(config.rules_dir or _rules_dir())
+    env = environment(config)
+    words = env.get_template("_labels.j2").module.ACTIONS  # type: ignore[attr-defined]
+    groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    health = []
+    for a in alerts:
+        if a["kind"].startswith("health"):
+            health.append({"title": a["title"], "reason": a["detail"].get("reason", ""), "kind": a["kind"]})
+            continue
+        item = _item(store, vocab, a)
+        action_words = words.get(item["action"], item["action"])
+        if a["kind"] == "event_updated":
+            item["heading"] = f"Updated: {action_words}"
+        elif a["kind"] == "deadline":
+            d = a["detail"]
+            verb = "expires" if d["field"] == "expires" else "takes effect"
+            item["heading"] = (
+                f"{action_words} {verb} in {d['days']} day{'s' if d['days'] != 1 else ''} ({d['date']})"
+            )
+        else:
+            item["heading"] = action_words
+        jur = (a["event"] or {}).get("jurisdiction", "")
+        groups.setdefault(a["severity"], {}).setdefault(jur, []).append(item)
+    country = {t.id: t.name for t in vocab.of_type("country")}
+    ordered: list[dict[str, Any]] = [
+        {
+            "severity": sev,
+            "jurisdictions": [
+                {
+                    "code": code,
+                    "name": country.get(code, "European Union" if code == "EU" else code),
+                    "entries": items,
+                }
+                for code, items in sorted(groups[sev].items())
+            ],
+        }
+        for sev in reversed(SEVERITIES)
+        if sev in groups
+    ]
+    sources = _source_rows(store, config, tz)
+    top = ordered[0]["severity"] if ordered else None
+    count = sum(len(j["entries"]) for g in ordered for j in g["jurisdictions"]) + len(health)
+    return {
+        "recipient": {"email": rt.recipient.email, "name": rt.recipient.name},
+        "generated": now.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
+        "timezone": config.timezone,
+        "day": local_today(config, now).isoformat(),
+        "since": since,
+        "count": count,
+        "groups": ordered,
+        "health_alerts": health,
+        "top_severity": top,
+        "top_count": sum(len(j["entries"]) for j in ordered[0]["jurisdictions"]) if ordered else 0,
+        "deadlines": deadlines(store, config, now, words, rt),
+        "horizon": config.digest.horizon_days,
+        "sources": sources,
+        "total": len(sources),
+        "healthy": sum(s["state"] == "ok" for s in sources),
+    }
+
+
+def _rules_dir() -> Path:
+    from tracker.rules import default_rules_dir
+
+    return default_rules_dir()
+
+
+def _source_rows(store: Store, config: Config, tz: ZoneInfo) -> list[dict[str, Any]]:
+    rows = []
+    for s in config.sources.values():
+        if not s.enabled:
+            continue
+        st = store.source_state(s.name) or {}
+        fails = st.get("consecutive_failures", 0)
+        state = "failing" if fails else ("ok" if st.get("last_success") else "never")
+        rows.append(
+            {
+                "name": s.name,
+                "kind": s.kind,
+                "state": state,
+                "failures": fails,
+                "last_success": _fmt_time(st.get("last_success"), tz),
+                "last_error": st.get("last_error") or "",
+            }
+        )
+    return rows
+
+
+def deadlines(
+    store: Store, config: Config, now: datetime, words: dict[str, str], rt: Route | None = None
+) -> list[dict[str, Any]]:
+    """Expiries and starts within the horizon that concern the recipient, soonest first, as sentences."""
+    today = local_today(config, now)
+    end = (today + timedelta(days=config.digest.horizon_days)).isoformat()
+    out = []
+    for e in store.db.query(
+        "SELECT * FROM events WHERE (expires >= :t AND expires <= :e) OR (effective > :t AND effective <= :e)",
+        {"t": today.isoformat(), "e": end},
+    ):
+        if rt is not None and not rt.wants({"kind": "deadline", "severity": e["severity"]}, e):
+            continue
+        name = e["doc_number"] or e["title"]
+        for field_, verb in (("effective", "takes effect"), ("expires", "expires")):
+            when = e[field_]
+            if not when or when < today.isoformat() or (field_ == "effective" and when == today.isoformat()):
+                continue
+            if when > end:
+                continue
+            days = (date.fromisoformat(when) - today).days
+            what = words.get(e["action"], e["action"]).lower()
+            in_days = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+            out.append({"date": when, "days": days, "sentence": f"{what} of {name} {verb} {when}, {in_days}"})
+    return sorted(out, key=lambda d: (d["date"], d["sentence"]))
+
+
+def render(config: Config, context: dict[str, Any]) -> Rendered:
+    """Subject, plain text and HTML of a digest."""
+    env = environment(config)
+    subject = " ".join(env.get_template("subject.txt.j2").render(**context).split())
+    text = env.get_template("digest.txt.j2").render(**context, subject=subject)
+    html = env.get_template("digest.html.j2").render(**context, subject=subject)
+    return Rendered(subject=subject, text=text, html=html)
+
+
+def message(config: Config, recipient: Recipient, rendered: Rendered, now: datetime) -> EmailMessage:
+    """multipart/alternative: the plain text and the HTML, with Message-ID and Date."""
+    msg = EmailMessage()
+    msg["Subject"] = rendered.subject
+    msg["From"] = config.smtp.sender
+    msg["To"] = formataddr((recipient.name, recipient.email)) if recipient.name else recipient.email
+    msg["Date"] = formatdate(now.timestamp(), localtime=False)
+    domain = config.smtp.sender.rsplit("@", 1)[-1].strip(" >") or "minerals-tracker.local"
+    msg["Message-ID"] = make_msgid("digest", domain=domain)
+    msg.set_content(rendered.text)
+    msg.add_alternative(rendered.html, subtype="html")
+    return msg
+
+
+def recipients_for(config: Config, to: str | None) -> list[Recipient]:
+    """The configured recipients, or only `to` (with its configured filters, if it has any)."""
+    if to is None:
+        return list(config.recipients)
+    known = [r for r in config.recipients if r.email.lower() == to.lower()]
+    return known or [Recipient(email=to)]
+
+
+def prepare(
+    store: Store, config: Config, recipient: Recipient, now: datetime, since: str | None = None
+) -> tuple[Rendered, list[dict[str, Any]]]:
+    """Render one recipient's digest: pending alerts, or every alert since `since`."""
+    rt: Route = route(config, recipient)
+    alerts = pending_alerts(store, rt, now, since=since)
+    rendered = render(config, build_context(store, config, rt, alerts, now, since))
+    rendered.alert_ids = [a["id"] for a in alerts]
+    return rendered, alerts
+
+
+def send_digests(config: Config, now: datetime, *, to: str | None = None) -> list[DigestOutcome]:
+    """Bring alerts up to date, then send each recipient (or only `to`) their pending digest over
+    SMTP; alerts are marked delivered only once the server accepted the message. A day that has
+    nothing new sends nothing if a digest already went out that day (or if `send_empty` is off)."""
+    from tracker.mailer import MailError, send
+
+    outcomes = []
+    with Store(config.db_path) as store:
+        sync_alerts(store, config, now)
+        for r in recipients_for(config, to):
+            rendered, alerts = prepare(store, config, r, now)
+            day = local_today(config, now).isoformat()
+            sent_today = store.db.execute(
+                "SELECT 1 FROM digests WHERE recipient = ? AND day = ? AND status = 'sent'", [r.email, day]
+            ).fetchone()
+            if not alerts and (sent_today or not config.digest.send_empty):
+                outcomes.append(DigestOutcome(r.email, "skipped"))
+                continue
+            msg = message(config, r, rendered, now)
+            with store.write():
+                cur = store.db.execute(
+                    """INSERT INTO digests(recipient, day, message_id, subject, alerts, status, created_at)
+                       VALUES (?, ?, ?, ?, ?, 'sending', ?)""",
+                    [r.email, day, msg["Message-ID"], rendered.subject, len(alerts), now_iso()],
+                )
+            digest_id = int(cur.lastrowid or 0)
+            try:
+                send(config.smtp, msg, [r.email])
+            except MailError as exc:
+                with store.write():
+                    store.db.execute(
+                        "UPDATE digests SET status = 'failed', error = ? WHERE id = ?", [str(exc), digest_id]
+                    )
+                outcomes.append(DigestOutcome(r.email, "failed", len(alerts), str(exc)))
+                continue
+            with store.write():
+                mark_delivered(store, rendered.alert_ids, r.email, digest_id, now)
+                store.db.execute(
+                    "UPDATE digests SET status = 'sent', sent_at = ? WHERE id = ?", [now_iso(), digest_id]
+                )
+            outcomes.append(DigestOutcome(r.email, "sent", len(alerts), message_id=msg["Message-ID"]))
+    return outcomes
+
+
+def atom(store: Store, config: Config, limit: int = 200) -> str:
+    """An Atom feed of the newest alerts (templates/atom.xml.j2, XML-escaped)."""
+    env = environment(config)
+    words = env.get_template("_labels.j2").module.ACTIONS  # type: ignore[attr-defined]
+    vocab = load_vocabulary(config.rules_dir or _rules_dir())
+    entries = []
+    for a in store.db.query("SELECT * FROM alerts WHERE suppressed = 0 ORDER BY id DESC LIMIT ?", [limit]):
+        a["detail"] = json.loads(a["detail"])
+        event = (
+            next(iter(store.db.query("SELECT * FROM events WHERE id = ?", [a["event_id"]])), None)
+            if a["event_id"]
+            else None
+        )
+        a["event"] = event
+        if event is not None:
+            item = _item(store, vocab, a)
+            heading = words.get(item["action"], item["action"])
+            bits = [f"{item['doc_number'] or ''} issued {item['announced']}".strip()]
+            if item["minerals"]:
+                bits.append("minerals: " + ", ".join(item["minerals"]))
+            if item["effective"] or item["expires"]:
+                bits.append(
+                    f"in force {item['effective'] or '?'}"
+                    + (f" until {item['expires']}" if item["expires"] else "")
+                )
+            summary, links = "; ".join(bits), item["links"]
+        else:
+            heading, summary, links = a["kind"].replace("_", " "), a["detail"].get("reason", ""), []
+        if a["kind"] == "deadline":
+            heading = f"{heading}: {a['detail']['field']} {a['detail']['date']}"
+        entries.append({**a, "heading": heading, "summary": summary, "links": links})
+    updated = entries[0]["created_at"] if entries else now_iso()
+    return env.get_template("atom.xml.j2").render(
+        alerts=entries, updated=updated, feed_id="tag:minerals-tracker,2026:alerts"
+    )
