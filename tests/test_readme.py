@@ -21,7 +21,7 @@ def _blocks(lang: str) -> list[str]:
 
 
 def test_the_configuration_example_is_valid(tmp_path: Path) -> None:
-    [example] = _blocks("toml")
+    example, notify = _blocks("toml")
     cfg = tmp_path / "tracker.toml"
     cfg.write_text(example, "utf-8")
     config = load_config(cfg)
@@ -31,11 +31,16 @@ def test_the_configuration_example_is_valid(tmp_path: Path) -> None:
     assert ministry.kind == "html-list" and ministry.settings.item == "ul.notices li"
     assert config.sources["mofcom"].interval == 6 * 3600
     assert config.fetch.user_agent.startswith("minerals-tracker/0.")
+    cfg.write_text(notify, "utf-8")
+    config = load_config(cfg)
+    assert (config.smtp.security, config.smtp.port, config.digest.time) == ("starttls", 587, "07:30")
+    assert [r.email for r in config.recipients] == ["analyst@example.org", "ops@example.org"]
+    assert config.recipients[0].minerals == ("稀土", "gallium")
 
 
 def test_the_cli_examples_run(tmp_path: Path) -> None:
     examples = [line for block in _blocks("sh") for line in block.splitlines() if line.startswith("tracker ")]
-    assert len(examples) == 9
+    assert len(examples) == 15
     saved = tmp_path / "saved"
     saved.mkdir()
     shutil.copy(
@@ -46,7 +51,7 @@ def test_the_cli_examples_run(tmp_path: Path) -> None:
         site.aliases["/usgs/list.html"] = site_root() / "usgs/2022/critical-minerals-list.html"
         cfg = tmp_path / "loopback.toml"
         cfg.write_text(
-            "[fetch]\nhost_delay = 0.0\nretries = 0\n"
+            "[fetch]\nhost_delay = 0.0\nretries = 0\n[alerts]\nmax_age_days = 0\n"
             f'[sources.mofcom]\nurl = "{site.base_url}/mofcom/zwgk/zcfb/index.html"\n'
             f'[sources.usgs]\nurl = "{site.base_url}/usgs/list.html"\n'
             "[sources.whitehouse]\nenabled = false\n[sources.federalregister]\nenabled = false\n",
@@ -72,6 +77,10 @@ def test_the_cli_examples_run(tmp_path: Path) -> None:
     assert "gallium" in outputs["tracker status --mineral 镓 --as-of 2024-01-01"]
     assert "suspended" in outputs["tracker status --mineral holmium --as-of 2026-01-01"]
     assert "would change" in outputs["tracker reclassify --dry-run"]
+    assert "New export control" in outputs["tracker digest"]
+    assert (tmp_path / "today.html").read_text("utf-8").startswith("<!DOCTYPE html>")
+    assert outputs["tracker digest --send"].startswith("no recipients")
+    assert (tmp_path / "alerts.xml").exists()
 
 
 def test_the_rule_file_example_in_rules_readme_is_valid_and_its_examples_hold(tmp_path: Path) -> None:

@@ -309,14 +309,18 @@ def seen_since(store: Store, email: str, now: datetime) -> str:
     return str(store.db.execute("SELECT since FROM recipients_seen WHERE email = ?", [email]).fetchone()[0])
 
 
-def pending_alerts(store: Store, rt: Route, now: datetime, since: str | None = None) -> list[dict[str, Any]]:
+def pending_alerts(
+    store: Store, rt: Route, now: datetime, since: str | None = None, configured: bool = True
+) -> list[dict[str, Any]]:
     """Alerts for one recipient not yet delivered to them (or, with `since`, every alert created
-    since then, delivered or not), oldest first."""
+    since then, delivered or not), oldest first. A configured recipient gets what was created from
+    the day they were configured; an address given ad hoc (`--to`) everything not yet sent to it."""
     if since is None:
+        floor = seen_since(store, rt.recipient.email, now) if configured else ""
         rows = store.db.query(
             """SELECT * FROM alerts a WHERE suppressed = 0 AND created_at >= ? AND NOT EXISTS
                (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id AND d.recipient = ?) ORDER BY id""",
-            [seen_since(store, rt.recipient.email, now), rt.recipient.email],
+            [floor, rt.recipient.email],
         )
     else:
         rows = store.db.query(

@@ -280,7 +280,7 @@ def prepare(
 ) -> tuple[Rendered, list[dict[str, Any]]]:
     """Render one recipient's digest: pending alerts, or every alert since `since`."""
     rt: Route = route(config, recipient)
-    alerts = pending_alerts(store, rt, now, since=since)
+    alerts = pending_alerts(store, rt, now, since=since, configured=recipient in config.recipients)
     rendered = render(config, build_context(store, config, rt, alerts, now, since))
     rendered.alert_ids = [a["id"] for a in alerts]
     return rendered, alerts

@@ -220,3 +220,5 @@ def demo(obj: Context, db_path: str) -> None:
     click.echo(f"\n== controls in force on {result.as_of} (tracker --db {result.db_path} status)")
     for line in status_summary(result.status):
         click.echo(line)
+    click.echo(f"\n== digest preview: {result.digest_subject}")
+    click.echo("   " + ", ".join(str(p) for p in result.digest_files))

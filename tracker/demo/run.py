@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from tracker.config import Config, load_config
+from tracker.config import Config, Recipient, load_config
+from tracker.digest import prepare
 from tracker.demo.server import SiteServer, site_root
 from tracker.events import event_rows
 from tracker.fetch import fetch
@@ -27,6 +28,7 @@ def demo_config(base_url: str, db_path: Path) -> Config:
         db_path=db_path,
         overrides={
             "fetch": {"host_delay": 0.0, "retries": 1, "backoff": 0.1, "timeout": 10.0},
+            "alerts": {"max_age_days": 0},  # the sample announcements are history: alert on them all
             "sources": {
                 "mofcom": {"url": f"{base_url}/mofcom/zwgk/zcfb/index.html"},
                 "whitehouse": {
@@ -54,6 +56,8 @@ class DemoResult:
     lists: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     status: list[Status] = field(default_factory=list)
+    digest_subject: str = ""
+    digest_files: list[Path] = field(default_factory=list)
     as_of: date = field(default_factory=date.today)
 
 
@@ -89,4 +93,12 @@ def run_demo(
         result.lists = store.list_versions()
         result.events = event_rows(store)
         result.status = status(store, as_of=result.as_of)
+        rendered, _ = prepare(
+            store, config, Recipient(email="preview@localhost", name="demo"), datetime.now(UTC)
+        )
+    result.digest_subject = rendered.subject
+    for suffix, body in ((".digest.txt", rendered.text), (".digest.html", rendered.html)):
+        path = db_path.with_name(db_path.stem + suffix)
+        path.write_text(body, "utf-8")
+        result.digest_files.append(path)
     return result
