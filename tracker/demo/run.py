@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from tracker.config import Config, Recipient, load_config
-from tracker.digest import prepare
 from tracker.demo.server import SiteServer, site_root
+from tracker.digest import prepare
 from tracker.events import event_rows
 from tracker.fetch import fetch
 from tracker.models import RunStats
