@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import sqlite3
 import time
@@ -243,6 +244,28 @@ def _m0003(db: sqlite_utils.Database) -> None:
         db.execute(stmt)
 
 
+_HAN = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
+
+
+def fts_text(text: str) -> str:
+    """Text as the full-text index holds it: a space around each Han or kana character, so that
+    one character (镓) is a word and a phrase query ("出口管制") matches in order."""
+    return _HAN.sub(r" \1 ", text)
+
+
+@migrations(name="0004_fulltext")
+def _m0004(db: sqlite_utils.Database) -> None:
+    db.execute(
+        "CREATE VIRTUAL TABLE documents_fts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2')"
+    )
+    rows = db.execute("SELECT id, title, text FROM documents").fetchall()
+    for doc_id, title, text in rows:
+        db.execute(
+            "INSERT INTO documents_fts(rowid, title, body) VALUES (?, ?, ?)",
+            [doc_id, fts_text(title), fts_text(text)],
+        )
+
+
 def now_iso() -> str:
     """Current UTC time, ISO 8601 with offset, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -365,6 +388,12 @@ class Store:
             for key in doc.all_keys:
                 self.db.execute(
                     "INSERT OR IGNORE INTO document_keys(key, document_id) VALUES (?, ?)", [key, doc_id]
+                )
+            if outcome in ("new", "updated"):
+                self.db.execute("DELETE FROM documents_fts WHERE rowid = ?", [doc_id])
+                self.db.execute(
+                    "INSERT INTO documents_fts(rowid, title, body) VALUES (?, ?, ?)",
+                    [doc_id, fts_text(doc.title), fts_text(doc.text)],
                 )
         return outcome, doc_id
 

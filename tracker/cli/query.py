@@ -1,4 +1,4 @@
-"""Commands that answer questions: status (controls in force) and timeline (events)."""
+"""Commands that answer questions: status (controls in force), timeline (events) and show."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import click
 
 from tracker.cli import Context, cli, clip, parse_date
 from tracker.errors import InputError
+from tracker.rules import ACTIONS
 from tracker.state import Status
 
 
@@ -18,18 +19,10 @@ def resolve_minerals(obj: Context, names: tuple[str, ...]) -> set[str]:
     """Canonical ids for any aliases given ('镓', 'Ga', 'gallium'); a group brings its members."""
     if not names:
         return set()
+    from tracker.timeline import resolve_minerals as resolve
     from tracker.vocab import load_vocabulary
 
-    vocab = load_vocabulary(obj.rules_path)
-    out: set[str] = set()
-    for name in names:
-        mid = vocab.resolve(name)
-        if mid is None or vocab.terms[mid].type not in ("mineral", "group", "item"):
-            close = vocab.suggest(name)
-            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-            raise InputError(f"unknown mineral {name!r}{hint}")
-        out |= vocab.expand([mid])
-    return out
+    return resolve(load_vocabulary(obj.rules_path), names)
 
 
 def today(obj: Context) -> date:
@@ -49,10 +42,18 @@ def today(obj: Context) -> date:
     help="ISO code such as CN, US, EU (repeatable).",
 )
 @click.option("--as-of", "as_of", metavar="DATE", help="The day to answer for (default: today).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "md"]), default="table", show_default=True
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.pass_obj
 def status(
-    obj: Context, minerals: tuple[str, ...], jurisdictions: tuple[str, ...], as_of: str | None, as_json: bool
+    obj: Context,
+    minerals: tuple[str, ...],
+    jurisdictions: tuple[str, ...],
+    as_of: str | None,
+    fmt: str,
+    as_json: bool,
 ) -> None:
     """The controls in force on a day, per jurisdiction, measure and mineral: pending, active,
     suspended (until when) or lifted.
@@ -66,9 +67,15 @@ def status(
     wanted = resolve_minerals(obj, minerals)
     with Store(obj.config.db_path) as store:
         rows = do_status(store, as_of=day, minerals=wanted, jurisdictions=[j.upper() for j in jurisdictions])
-    if as_json:
-        keys = ("jurisdiction", "measure", "mineral", "state", "since", "until")
+    keys = ("jurisdiction", "measure", "mineral", "state", "since", "until")
+    if as_json or fmt == "json":
         click.echo(json.dumps([{k: getattr(r, k) for k in keys} for r in rows], ensure_ascii=False, indent=2))
+        return
+    if fmt == "md":
+        click.echo("| " + " | ".join(k.capitalize() for k in keys) + " |")
+        click.echo("|" + "---|" * len(keys))
+        for r in rows:
+            click.echo("| " + " | ".join(str(getattr(r, k) or "") for k in keys) + " |")
         return
     if not rows:
         click.echo(f"no controls in force on {day} for the minerals and jurisdictions asked")
@@ -80,6 +87,9 @@ def status(
         )
 
 
+FORMATS = ("table", "json", "csv", "md", "html", "ics")
+
+
 @cli.command()
 @click.option(
     "--mineral", "minerals", multiple=True, metavar="M", help="Any name, symbol or group (repeatable)."
@@ -88,43 +98,196 @@ def status(
 @click.option(
     "--action", "actions", multiple=True, metavar="A", help="new_control, suspension, ... (repeatable)."
 )
-@click.option("--since", metavar="DATE", help="Announced on or after (YYYY-MM-DD).")
-@click.option("--until", metavar="DATE", help="Announced on or before (YYYY-MM-DD).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--source", "sources", multiple=True, metavar="S", help="Only events a source carried (repeatable)."
+)
+@click.option("--since", metavar="DATE", help="Announced on or after: 2025, 2025-04, 2025-04-04, 30d, 1y.")
+@click.option("--until", metavar="DATE", help="Announced on or before (same forms).")
+@click.option("--search", metavar="TEXT", help="Full text over titles and documents (Chinese too).")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N events (newest first).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "--lanes",
+    type=click.Choice(["mineral", "jurisdiction"]),
+    default="mineral",
+    show_default=True,
+    help="Swimlanes of the html format.",
+)
+@click.option("--out", "out", metavar="FILE", help="Write to FILE instead of stdout.")
 @click.pass_obj
 def timeline(
     obj: Context,
     minerals: tuple[str, ...],
     jurisdictions: tuple[str, ...],
     actions: tuple[str, ...],
+    sources: tuple[str, ...],
     since: str | None,
     until: str | None,
+    search: str | None,
+    limit: int | None,
     fmt: str,
+    lanes: str,
+    out: str | None,
 ) -> None:
-    """Classified events, oldest first.
+    """Classified events, newest first, as a table, JSON, CSV, Markdown, a calendar or a page.
 
-    Example: tracker timeline --mineral gallium --format json
+    Example: tracker timeline --mineral 镓 --jurisdiction CN --since 2023 --format csv
     """
-    from tracker.events import event_rows
+    import sys
+
+    from tracker import render
     from tracker.store import Store
+    from tracker.timeline import parse_when, query
 
     wanted = resolve_minerals(obj, minerals)
-    lo, hi = parse_date(since), parse_date(until)
+    day = today(obj)
+    lo = parse_when(since, today=day) if since else None
+    hi = parse_when(until, end=True, today=day) if until else None
+    bad = [a for a in actions if a not in ACTIONS]
+    if bad:
+        raise InputError(f"unknown action {bad[0]!r}; actions: {', '.join(ACTIONS)}")
+    if sources:
+        for s in sources:
+            obj.config.source(s)
+    stream = open(out, "w", encoding="utf-8", newline="") if out else None  # noqa: SIM115
+    try:
+        with Store(obj.config.db_path) as store:
+            events = query(
+                store,
+                minerals=wanted,
+                jurisdictions=jurisdictions,
+                actions=actions,
+                sources=sources,
+                since=lo,
+                until=hi,
+                search=search,
+                limit=limit,
+            )
+
+            def write(text: str) -> None:
+                if stream is not None:
+                    stream.write(text)
+                else:
+                    click.echo(text, nl=False)
+
+            if fmt == "table":
+                colour = stream is None and sys.stdout.isatty()
+                rows = 0
+                for line in render.table(events, colour=colour, search=bool(search)):
+                    write(line + "\n")
+                    rows += 1
+                if rows == 1:
+                    write("no events match\n")
+            elif fmt == "html":
+                from tracker.digest import environment
+
+                title = "minerals-tracker timeline" + (f": {', '.join(minerals)}" if minerals else "")
+                write(
+                    render.html_page(
+                        list(events),
+                        lanes=lanes,
+                        title=title,
+                        environment=environment(obj.config),
+                        generated=day.isoformat(),
+                    )
+                )
+            else:
+                writer = {
+                    "json": render.json_lines,
+                    "csv": render.csv_lines,
+                    "md": render.markdown_lines,
+                    "ics": render.ics_lines,
+                }[fmt]
+                for chunk in writer(events):
+                    write(chunk)
+    finally:
+        if stream is not None:
+            stream.close()
+    if out:
+        click.echo(f"wrote {out}", err=True)
+
+
+@cli.command()
+@click.argument("event_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def show(obj: Context, event_id: str, as_json: bool) -> None:
+    """One event: its documents and links, the sentence that triggered it, what it refers to and
+    what refers to it, and the state it led to.
+
+    Example: tracker show faa3b6a7
+    """
+    from tracker.state import status as do_status
+    from tracker.store import Store
+    from tracker.timeline import get, related
+
     with Store(obj.config.db_path) as store:
-        rows = [
-            e
-            for e in event_rows(store)
-            if (not wanted or wanted & set(e["minerals"]))
-            and (not jurisdictions or e["jurisdiction"] in {j.upper() for j in jurisdictions})
-            and (not actions or e["action"] in actions)
-            and (lo is None or (e["announced"] or "") >= lo.isoformat())
-            and (hi is None or (e["announced"] or "9999") <= hi.isoformat())
-        ]
-    if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        ev = get(store, event_id)
+        rel = related(store, ev)
+        marks = ",".join("?" * len(ev.documents))
+        docs = (
+            [
+                dict(r)
+                for r in store.db.query(
+                    f"SELECT id, title, published, doc_number, source FROM documents WHERE id IN ({marks})",
+                    ev.documents,
+                )
+            ]
+            if ev.documents
+            else []
+        )
+        if ev.action in ("new_control", "expanded_control") and ev.doc_number:
+            measures = [ev.doc_number]
+        else:
+            measures = [r.doc_number for r in rel["refers_to"] if r.doc_number]
+        on = ev.effective or ev.announced
+        day = date.fromisoformat(on) if on else today(obj)
+        states = [s for s in do_status(store, as_of=day) if s.measure in measures] if measures else []
+    if as_json:
+        payload = {
+            **ev.as_dict(),
+            "documents": docs,
+            "refers_to_events": [r.id for r in rel["refers_to"]],
+            "referred_by_events": [r.id for r in rel["referred_by"]],
+            "states": [s.as_dict() for s in states],
+        }
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
-    for e in rows:
-        click.echo(event_line(e))
+    click.echo(f"{ev.id}  {ev.action} ({ev.jurisdiction}), severity {ev.severity}, rule {ev.rule}")
+    click.echo(f"  {ev.title}")
+    click.echo(
+        f"  document {ev.doc_number or '-'}, issued {ev.announced or '?'}"
+        + (f", in force {ev.effective}" if ev.effective else "")
+        + (f" until {ev.expires}" if ev.expires else "")
+    )
+    for label, values in (("minerals", ev.minerals), ("items", ev.items), ("targets", ev.targets)):
+        if values:
+            click.echo(f"  {label}: {', '.join(values)}")
+    if ev.trigger:
+        click.echo(f"  triggered by: “{ev.trigger}”")
+    click.echo("  sources:")
+    for d in docs:
+        click.echo(f"    #{d['id']} {d['source']}: {d['title']} ({d['published']})")
+    for url in ev.urls:
+        click.echo(f"    {url}")
+    if ev.refers_to:
+        known = {r.doc_number: r for r in rel["refers_to"]}
+        click.echo(
+            "  refers to: "
+            + ", ".join(
+                f"{ref} ({known[ref].action} {known[ref].id})" if ref in known else f"{ref} (not stored)"
+                for ref in ev.refers_to
+            )
+        )
+    if rel["referred_by"]:
+        click.echo(
+            "  referred to by: "
+            + ", ".join(f"{r.doc_number or r.title} ({r.action} {r.id})" for r in rel["referred_by"])
+        )
+    if states:
+        click.echo(f"  state on {day}:")
+        for line in status_summary(states):
+            click.echo("    " + line)
 
 
 def event_line(e: dict[str, Any]) -> str:

@@ -1,0 +1,295 @@
+"""Reading the event log: every question about the past, as a Python API the CLI formats.
+
+`query(...)` streams plain `TimelineEvent` objects (newest first) filtered by minerals (canonical
+ids; expand aliases and groups with `resolve_minerals`), jurisdictions, actions, sources, a period
+and a full-text search over document titles and texts (Chinese included)."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from tracker.errors import InputError
+from tracker.store import Store, fts_text
+from tracker.vocab import Vocabulary
+
+FIELDS = (
+    "id",
+    "announced",
+    "effective",
+    "expires",
+    "jurisdiction",
+    "targets",
+    "action",
+    "minerals",
+    "items",
+    "doc_number",
+    "refers_to",
+    "title",
+    "urls",
+    "sources",
+    "rule",
+    "severity",
+)
+
+
+@dataclass
+class TimelineEvent:
+    """One event, with the documents and sources that carried it."""
+
+    id: str
+    announced: str | None
+    effective: str | None
+    expires: str | None
+    jurisdiction: str
+    targets: list[str]
+    action: str
+    minerals: list[str]
+    items: list[str]
+    doc_number: str | None
+    refers_to: list[str]
+    title: str
+    urls: list[str]
+    sources: list[str]
+    rule: str
+    severity: str
+    trigger: str = ""
+    snippet: str | None = None
+    documents: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, JSON-ready."""
+        return asdict(self)
+
+
+# --- dates -----------------------------------------------------------------------------------------
+
+DATE_FORMS = "YYYY, YYYY-MM, YYYY-MM-DD, or a span back from today such as 30d, 6w, 3m, 1y"
+_RELATIVE = re.compile(r"^(\d+)\s*([dwmy])$")
+
+
+def parse_when(value: str, *, end: bool = False, today: date | None = None) -> date:
+    """'2025' / '2025-04' / '2025-04-04' / '30d' / '1y' as a date; `end` picks the last day of a
+    year or month (for --until)."""
+    text = value.strip().lower()
+    today = today or date.today()
+    if m := _RELATIVE.match(text):
+        n, unit = int(m.group(1)), m.group(2)
+        if unit == "d":
+            return today - timedelta(days=n)
+        if unit == "w":
+            return today - timedelta(weeks=n)
+        if unit == "m":
+            month = today.month - n
+            year = today.year + (month - 1) // 12
+            month = (month - 1) % 12 + 1
+            return date(year, month, min(today.day, calendar.monthrange(year, month)[1]))
+        return date(
+            today.year - n, today.month, min(today.day, calendar.monthrange(today.year - n, today.month)[1])
+        )
+    try:
+        if re.fullmatch(r"\d{4}", text):
+            return date(int(text), 12, 31) if end else date(int(text), 1, 1)
+        if m := re.fullmatch(r"(\d{4})-(\d{1,2})", text):
+            y, mo = int(m.group(1)), int(m.group(2))
+            return date(y, mo, calendar.monthrange(y, mo)[1] if end else 1)
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise InputError(f"{value!r} is not a date: use {DATE_FORMS}")
+
+
+# --- minerals --------------------------------------------------------------------------------------
+
+
+def resolve_minerals(vocab: Vocabulary, names: Iterable[str]) -> set[str]:
+    """Canonical ids for any names ('镓', 'Ga', 'gallium', 'ガリウム'); a group brings its members.
+    An unknown name is an InputError suggesting the closest known names."""
+    out: set[str] = set()
+    for name in names:
+        mid = vocab.resolve(name)
+        if mid is None or vocab.terms[mid].type not in ("mineral", "group", "item"):
+            close = vocab.suggest(name)
+            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+            raise InputError(f"unknown mineral {name!r}{hint}")
+        out |= vocab.expand([mid])
+    return out
+
+
+# --- search ----------------------------------------------------------------------------------------
+
+_CJK = "\u3040-\u30ff\u3400-\u9fff\uff00-\uffef\u3000-\u303f"
+# the index spaced every Han character: drop white space next to one (and next to the marks)
+_HAN_GAP = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
+
+
+def fts_query(text: str) -> str:
+    """A user's search words as an FTS5 query: each word a phrase (Chinese split per character), all
+    required; no operator or column syntax of FTS5 gets through."""
+    words = [w for w in re.split(r"\s+", text.strip()) if w]
+    if not words:
+        raise InputError("--search needs at least one word")
+    phrases = []
+    for w in words:
+        tokens = " ".join(fts_text(w).split()).replace('"', '""')
+        phrases.append(f'"{tokens}"')
+    return " AND ".join(phrases)
+
+
+def tidy_snippet(snippet: str) -> str:
+    """Undo the index's spacing of Han characters in a snippet."""
+    return _HAN_GAP.sub("", " ".join(snippet.split()))
+
+
+# --- the query -------------------------------------------------------------------------------------
+
+
+def query(
+    store: Store,
+    *,
+    minerals: Iterable[str] = (),
+    jurisdictions: Iterable[str] = (),
+    actions: Iterable[str] = (),
+    sources: Iterable[str] = (),
+    since: date | None = None,
+    until: date | None = None,
+    search: str | None = None,
+    limit: int | None = None,
+    oldest_first: bool = False,
+) -> Iterator[TimelineEvent]:
+    """Events matching every filter given, newest first (or oldest first), streamed."""
+    where: list[str] = []
+    params: list[Any] = []
+    minerals = sorted(set(minerals))
+    jurisdictions = sorted({j.upper() for j in jurisdictions})
+    if minerals:
+        marks = ",".join("?" * len(minerals))
+        sub = f"SELECT event_id FROM event_minerals WHERE mineral IN ({marks})"
+        params += minerals
+        if since:
+            sub += " AND announced >= ?"
+            params.append(since.isoformat())
+        if until:
+            sub += " AND announced <= ?"
+            params.append(until.isoformat())
+        where.append(f"e.id IN ({sub})")
+    if jurisdictions:
+        where.append(f"e.jurisdiction IN ({','.join('?' * len(jurisdictions))})")
+        params += jurisdictions
+    actions = sorted(set(actions))
+    if actions:
+        where.append(f"e.action IN ({','.join('?' * len(actions))})")
+        params += actions
+    if since:
+        where.append("e.announced >= ?")
+        params.append(since.isoformat())
+    if until:
+        where.append("e.announced <= ?")
+        params.append(until.isoformat())
+    sources = sorted(set(sources))
+    if sources:
+        where.append(
+            "e.id IN (SELECT x.event_id FROM event_drafts x JOIN document_urls u ON u.document_id = x.document_id"
+            f" WHERE u.source IN ({','.join('?' * len(sources))}))"
+        )
+        params += sources
+    snippets: dict[int, str] = {}
+    if search:
+        match = fts_query(search)
+        try:
+            hits = store.db.execute(
+                "SELECT rowid, snippet(documents_fts, -1, '«', '»', '…', 16) FROM documents_fts"
+                " WHERE documents_fts MATCH ?",
+                [match],
+            ).fetchall()
+        except Exception as exc:  # an FTS syntax problem is the user's input, not a crash
+            raise InputError(f"cannot search for {search!r}: {exc}") from None
+        snippets = {int(r[0]): tidy_snippet(r[1]) for r in hits}
+        ids = sorted(snippets)
+        if not ids:
+            return
+        where.append(
+            "e.id IN (SELECT event_id FROM event_drafts WHERE document_id IN (SELECT value FROM json_each(?)))"
+        )
+        params.append(json.dumps(ids))
+    order = "ASC" if oldest_first else "DESC"
+    sql = "SELECT e.* FROM events e"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += f" ORDER BY e.announced {order}, e.id {order}"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    cursor = store.db.conn.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    for values in cursor:
+        yield _event(store, dict(zip(names, values, strict=True)), snippets)
+
+
+def _event(store: Store, e: dict[str, Any], snippets: dict[int, str]) -> TimelineEvent:
+    docs = store.db.conn.execute(
+        """SELECT x.document_id, u.url, u.source FROM event_drafts x
+           LEFT JOIN document_urls u ON u.document_id = x.document_id
+           WHERE x.event_id = ? ORDER BY u.first_seen, u.url""",
+        [e["id"]],
+    ).fetchall()
+    doc_ids = list(dict.fromkeys(int(d[0]) for d in docs))
+    snippet = next((snippets[d] for d in doc_ids if d in snippets), None)
+    return TimelineEvent(
+        id=e["id"],
+        announced=e["announced"],
+        effective=e["effective"],
+        expires=e["expires"],
+        jurisdiction=e["jurisdiction"],
+        targets=json.loads(e["targets"]),
+        action=e["action"],
+        minerals=json.loads(e["minerals"]),
+        items=json.loads(e["items"]),
+        doc_number=e["doc_number"],
+        refers_to=json.loads(e["refers_to"]),
+        title=e["title"],
+        urls=list(dict.fromkeys(d[1] for d in docs if d[1])),
+        sources=sorted({d[2] for d in docs if d[2]}),
+        rule=e["rule"],
+        severity=e["severity"],
+        trigger=e["trigger"],
+        snippet=snippet,
+        documents=doc_ids,
+    )
+
+
+def get(store: Store, event_id: str) -> TimelineEvent:
+    """One event by id (a unique prefix is enough)."""
+    rows = store.db.conn.execute(
+        "SELECT * FROM events WHERE id LIKE ? ORDER BY id LIMIT 3",
+        [event_id.replace("%", "").replace("_", "") + "%"],
+    ).fetchall()
+    if not rows:
+        raise InputError(f"no event {event_id!r}")
+    if len(rows) > 1:
+        raise InputError(f"{event_id!r} is the start of several event ids; give more of it")
+    cursor = store.db.conn.execute("SELECT * FROM events WHERE id = ?", [rows[0][0]])
+    names = [d[0] for d in cursor.description]
+    return _event(store, dict(zip(names, cursor.fetchone(), strict=True)), {})
+
+
+def related(store: Store, ev: TimelineEvent) -> dict[str, list[TimelineEvent]]:
+    """The events this one refers to (by document number) and those that refer to it."""
+    refers = []
+    for ref in ev.refers_to:
+        for (eid,) in store.db.conn.execute(
+            "SELECT id FROM events WHERE doc_number = ? AND id != ?", [ref, ev.id]
+        ):
+            refers.append(get(store, eid))
+    referred = []
+    if ev.doc_number:
+        for (eid,) in store.db.conn.execute(
+            "SELECT event_id FROM event_refs WHERE ref = ? AND event_id != ?", [ev.doc_number, ev.id]
+        ):
+            referred.append(get(store, eid))
+    return {"refers_to": refers, "referred_by": referred}
