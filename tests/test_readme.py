@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import re
 import shlex
 import shutil
@@ -40,7 +43,7 @@ def test_the_configuration_example_is_valid(tmp_path: Path) -> None:
 
 def test_the_cli_examples_run(tmp_path: Path) -> None:
     examples = [line for block in _blocks("sh") for line in block.splitlines() if line.startswith("tracker ")]
-    assert len(examples) == 15
+    assert len(examples) == 19
     saved = tmp_path / "saved"
     saved.mkdir()
     shutil.copy(
@@ -81,6 +84,17 @@ def test_the_cli_examples_run(tmp_path: Path) -> None:
     assert (tmp_path / "today.html").read_text("utf-8").startswith("<!DOCTYPE html>")
     assert outputs["tracker digest --send"].startswith("no recipients")
     assert (tmp_path / "alerts.xml").exists()
+    assert json.loads(outputs["tracker status --jurisdiction CN --format json"])[0]["jurisdiction"] == "CN"
+    assert (tmp_path / "ree.csv").read_text("utf-8").startswith("id,announced,")
+    assert "«暂停实施»" in outputs["tracker timeline --search 暂停实施"]
+    assert (tmp_path / "timeline.html").read_text("utf-8").lstrip().lower().startswith("<!doctype html>")
+    assert "suspension (CN)" in outputs["tracker show faa3b6a7"]
+    # the Python example, on the same database
+    [code] = re.findall(r"```python\n(.*?)```", README.read_text("utf-8"), re.S)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(code.replace('"tracker.db"', repr(str(tmp_path / "t.db"))), {})
+    assert "new_control MOFCOM 2023-23" in printed.getvalue()
 
 
 def test_the_rule_file_example_in_rules_readme_is_valid_and_its_examples_hold(tmp_path: Path) -> None:
