@@ -112,3 +112,12 @@ def test_the_rule_file_example_in_rules_readme_is_valid_and_its_examples_hold(tm
     assert ruleset is not None
     results = run_tests(ruleset)
     assert len(results) == 2 and all(r.ok for r in results), [r.problems for r in results]
+
+
+def test_the_systemd_example_matches_the_shipped_unit() -> None:
+    [ini] = _blocks("ini")
+    unit = (README.parent / "docs/systemd/minerals-tracker.service").read_text("utf-8")
+    for line in ini.splitlines():
+        if line and not line.startswith("#"):
+            assert line.split("  #")[0].strip() in unit, line
+    assert (README.parent / "docs/systemd/minerals-tracker-once.timer").is_file()

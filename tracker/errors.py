@@ -6,6 +6,7 @@ TrackerError                      anything the CLI turns into one line and a non
 ├── InputError                    an unreadable or unusable input file (path)
 ├── StoreError                    the database cannot be opened or used (path)
 ├── Interrupted                   a run stopped (Ctrl-C, SIGTERM) between two documents
+├── AlreadyRunningError           another `tracker run` holds the database's lock (lock file, pid)
 └── SourceError                   a source could not be read (source, url)
     ├── FetchError                transport: refused, timeout, HTTP error, oversized, off-host
     └── ParseError                the response is not what the source kind expects
@@ -44,6 +45,10 @@ class StoreError(TrackerError):
 
 class Interrupted(TrackerError):
     """A run was asked to stop; it stopped between two documents, leaving nothing half-stored."""
+
+
+class AlreadyRunningError(TrackerError):
+    """Another `tracker run` on the same database holds its lock file."""
 
 
 class SourceError(TrackerError):

@@ -54,7 +54,7 @@ def fetch(
     if classify and classifier is None:
         classifier = load_classifier(config)
     with Store(config.db_path) as store:
-        store.close_interrupted_runs()
+        store.close_interrupted_runs([s.name for s in sources])
     results: list[RunStats] = []
     with HttpClient(config.fetch) as http:
         workers = max(1, min(config.fetch.workers, len(sources)))

@@ -614,20 +614,25 @@ class Store:
                     [now, error, now, stats.items_seen, stats.items_seen, stats.source],
                 )
 
-    def close_interrupted_runs(self) -> int:
-        """Mark runs a crash left 'running' as 'interrupted' (their sources resume next time)."""
+    def close_interrupted_runs(self, sources: list[str] | None = None) -> int:
+        """Mark runs a crash left 'running' as 'interrupted' (their sources resume next time); only
+        those of `sources` when given, so a run going on in another thread is left alone."""
+        cond, params = "status = 'running'", []
+        if sources:
+            cond += f" AND source IN ({','.join('?' * len(sources))})"
+            params = list(sources)
         with self.write():
             self.db.execute(
-                """INSERT OR IGNORE INTO source_state(source)
-                   SELECT DISTINCT source FROM fetch_runs WHERE status = 'running'"""
+                f"INSERT OR IGNORE INTO source_state(source) SELECT DISTINCT source FROM fetch_runs WHERE {cond}",
+                params,
             )
             self.db.execute(
-                """UPDATE source_state SET incomplete = 1
-                   WHERE source IN (SELECT source FROM fetch_runs WHERE status = 'running')"""
+                f"UPDATE source_state SET incomplete = 1 WHERE source IN (SELECT source FROM fetch_runs WHERE {cond})",
+                params,
             )
             cur = self.db.execute(
-                "UPDATE fetch_runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'",
-                [now_iso()],
+                f"UPDATE fetch_runs SET status = 'interrupted', finished_at = ? WHERE {cond}",
+                [now_iso(), *params],
             )
         return cur.rowcount
 

@@ -180,11 +180,11 @@ class ListSource(SourceKind):
         page_no = 0
         while url:
             page_no += 1
-            resp = self.get(
-                url, conditional=(page_no == 1 and mode == "fetch"), ok_statuses=(404,) if page_no > 1 else ()
-            )
+            # an unchanged first page means "nothing new", unless an earlier run stopped on a later page
+            conditional = page_no == 1 and mode == "fetch" and not self.catching_up
+            resp = self.get(url, conditional=conditional, ok_statuses=(404,) if page_no > 1 else ())
             stats.http_status = stats.http_status or resp.status
-            if resp.not_modified or (page_no == 1 and mode == "fetch" and self.unchanged_body(url, resp)):
+            if resp.not_modified or (conditional and self.unchanged_body(url, resp)):
                 stats.not_modified += 1
                 return
             if resp.status == 404:  # a page past the end (WordPress ?paged=N)
