@@ -111,7 +111,7 @@ def test_ingest_stores_local_files_through_the_parser(tmp_path: Path) -> None:
         "--source",
         "mofcom",
         "--url",
-        "https://www.mofcom.gov.cn/zwgk/zcfb/art/2025/art_225cdea2e0df055cbf1899687ca2ed06.html",
+        "https://www.mofcom.gov.cn/zwgk/zcfb/art/2025/art_225cdea2e0df055cbf1899687ca2ed06.html",  # a url as data
     )
     assert again.output.startswith("merged")  # same number, another URL: still one document
     feed = site_root() / "whitehouse/briefings-statements/feed/index.xml"

@@ -187,7 +187,7 @@ def test_one_presidential_action_from_the_feed_and_the_register_is_one_event(tmp
         "<link>https://www.whitehouse.gov/presidential-actions/2027/03/securing-the-supply/</link>"
         "<pubDate>Tue, 16 Mar 2027 21:10:00 +0000</pubDate>"
         "<category><![CDATA[Presidential Actions]]></category><category><![CDATA[Executive Orders]]></category>"
-        '<guid isPermaLink="false">https://www.whitehouse.gov/?p=99001</guid></item></channel></rss>',
+        '<guid isPermaLink="false">https://www.whitehouse.gov/?p=99001</guid></item></channel></rss>',  # url as data
         "utf-8",
     )
     fr = tmp_path / "fr.json"

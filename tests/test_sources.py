@@ -91,7 +91,7 @@ def test_wordpress_feed_items_keyed_by_guid_with_clean_bodies(site: SiteServer, 
     assert len(docs) == 32
     japan = next(d for d in docs.values() if "Japan Framework" in d["title"])
     assert japan["published"] == "2025-10-28"
-    assert japan["meta"]["guid"] == "https://www.whitehouse.gov/?p=61301"
+    assert japan["meta"]["guid"] == "https://www.whitehouse.gov/?p=61301"  # the guid url, as data
     assert "signed in Tokyo on October 28, 2025" in japan["text"]
     assert "appeared first on" not in japan["text"]
     assert not japan["text"].startswith("United States-Japan Framework")  # the topper heading is dropped
