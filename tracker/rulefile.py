@@ -1,0 +1,478 @@
+"""Rule files: parsing and validation with file:line errors, and the embedded examples.
+
+Nothing in a rule file is ever evaluated as code: keywords are literals, patterns are regular
+expressions compiled with `re`, everything else is checked against fixed vocabularies."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from tracker.rules import (
+    ACTIONS,
+    REF_EXTRACTORS,
+    SEVERITIES,
+    Cond,
+    DateSpec,
+    DocView,
+    Draft,
+    RefSpec,
+    Rule,
+    RuleSet,
+    RuleTest,
+    rule_files,
+)
+from tracker.textutil import detect_language
+from tracker.vocab import Vocabulary, load_vocabulary
+from tracker.yamlfile import LDict, RuleFileError, line_of, load_yaml
+
+RULE_KEYS = {"id", "title", "severity", "match", "emit", "tests", "continue"}
+MATCH_KEYS = {
+    "sources",
+    "kinds",
+    "languages",
+    "subtypes",
+    "doc_number",
+    "title",
+    "text",
+    "anywhere",
+    "title_regex",
+    "text_regex",
+    "minerals",
+}
+COND_KEYS = {"all", "any", "none"}
+EMIT_KEYS = {
+    "action",
+    "jurisdiction",
+    "targets",
+    "targets_from",
+    "minerals_from",
+    "effective",
+    "expires",
+    "refers_to",
+    "diff_list",
+}
+DATE_KEYS = {"patterns", "default", "in"}
+REF_KEYS = {"from", "extract", "pattern"}
+TEST_KEYS = {"title", "text", "source", "kind", "language", "published", "doc_number", "subtype", "expect"}
+EXPECT_KEYS = {"action", "jurisdiction", "minerals", "items", "effective", "expires", "refers_to", "targets"}
+
+
+def load_rules(folder: str | Path) -> RuleSet:
+    """Load and validate every rule file; raise the first problem as RuleFileError."""
+    ruleset, problems = check_rules(folder)
+    if problems:
+        raise problems[0]
+    assert ruleset is not None
+    return ruleset
+
+
+def check_rules(folder: str | Path) -> tuple[RuleSet | None, list[RuleFileError]]:
+    """Validate every file of `folder`, collecting every problem (file:line: message)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None, [RuleFileError(folder, None, "rules folder not found")]
+    try:
+        vocab = load_vocabulary(folder)
+    except RuleFileError as exc:
+        return None, [exc]
+    problems: list[RuleFileError] = []
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for path in rule_files(folder):
+        try:
+            data = load_yaml(path)
+        except RuleFileError as exc:
+            problems.append(exc)
+            continue
+        parser = _Parser(path, vocab, problems)
+        for rule in parser.file(data):
+            where = f"{path}:{rule.line}"
+            if rule.id in seen:
+                problems.append(
+                    RuleFileError(
+                        path, rule.line, f"duplicate rule id {rule.id!r} (first at {seen[rule.id]})"
+                    )
+                )
+                continue
+            seen[rule.id] = where
+            rules.append(rule)
+    return RuleSet(rules, vocab, folder), problems
+
+
+class _Parser:
+    def __init__(self, path: Path, vocab: Vocabulary, problems: list[RuleFileError]):
+        self.path = path
+        self.vocab = vocab
+        self.problems = problems
+
+    def err(self, line: int, message: str) -> None:
+        self.problems.append(RuleFileError(self.path, line, message))
+
+    def keys(self, m: LDict, allowed: set[str], what: str) -> bool:
+        ok = True
+        for key in m:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, sorted(allowed), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                self.err(m.line_of(key), f"unknown key {key!r} in {what}{hint}")
+                ok = False
+        return ok
+
+    def file(self, data: Any) -> list[Rule]:
+        if data is None:
+            return []
+        if not isinstance(data, LDict) or "rules" not in data:
+            self.err(line_of(data, 1), "a rule file is a mapping with a 'rules' list")
+            return []
+        self.keys(data, {"rules"}, "the file")
+        if not isinstance(data["rules"], list):
+            self.err(data.line_of("rules"), "'rules' must be a list")
+            return []
+        out = []
+        for entry in data["rules"]:
+            before = len(self.problems)
+            rule = self.rule(entry)
+            if rule is not None and len(self.problems) == before:
+                out.append(rule)
+        return out
+
+    def strings(self, value: Any, line: int, what: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.err(line, f"{what} must be a list of strings")
+            return ()
+        return tuple(value)  # the LStr items keep their lines, for errors about one item
+
+    def rule(self, m: Any) -> Rule | None:
+        if not isinstance(m, LDict):
+            self.err(line_of(m, 1), "each rule is a mapping with id, title, severity, match, emit, tests")
+            return None
+        self.keys(m, RULE_KEYS, "a rule")
+        rid = m.get("id")
+        if not isinstance(rid, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", rid):
+            self.err(
+                m.line_of("id"), f"rule id must be lowercase letters, digits, '-', '_' or '.', got {rid!r}"
+            )
+            return None
+        for key in ("title", "severity", "match", "emit"):
+            if key not in m:
+                self.err(m.line, f"rule {rid!r}: missing key {key!r}")
+        if any(k not in m for k in ("title", "severity", "match", "emit")):
+            return None
+        severity = m["severity"]
+        if severity not in SEVERITIES:
+            self.err(
+                m.line_of("severity"),
+                f"rule {rid!r}: severity {severity!r} is not one of {', '.join(SEVERITIES)}",
+            )
+        match = m["match"] if isinstance(m["match"], LDict) else LDict()
+        if not isinstance(m["match"], LDict):
+            self.err(m.line_of("match"), f"rule {rid!r}: 'match' must be a mapping")
+        emit = m["emit"] if isinstance(m["emit"], LDict) else LDict()
+        if not isinstance(m["emit"], LDict):
+            self.err(m.line_of("emit"), f"rule {rid!r}: 'emit' must be a mapping")
+        if not hasattr(match, "key_lines"):
+            match.key_lines, match.line = {}, m.line
+        if not hasattr(emit, "key_lines"):
+            emit.key_lines, emit.line = {}, m.line
+        self.keys(match, MATCH_KEYS, f"match of rule {rid!r}")
+        self.keys(emit, EMIT_KEYS, f"emit of rule {rid!r}")
+        keywords: dict[str, Cond] = {}
+        regexes: dict[str, Cond] = {}
+        for fld in ("title", "text", "anywhere"):
+            if fld in match:
+                keywords["any" if fld == "anywhere" else fld] = self.cond(
+                    match[fld], match.line_of(fld), rid, fld, regex=False
+                )
+        for fld in ("title_regex", "text_regex"):
+            if fld in match:
+                regexes[fld.split("_")[0]] = self.cond(match[fld], match.line_of(fld), rid, fld, regex=True)
+        minerals = match.get("minerals", "any")
+        if minerals not in ("required", "absent", "any"):
+            self.err(match.line_of("minerals"), f"rule {rid!r}: minerals must be required, absent or any")
+        doc_number = match.get("doc_number")
+        if doc_number is not None and not isinstance(doc_number, bool):
+            self.err(match.line_of("doc_number"), f"rule {rid!r}: doc_number must be true or false")
+            doc_number = None
+        action = emit.get("action")
+        diff_list = emit.get("diff_list", False) is True
+        if diff_list:
+            action = action or "list_addition"
+        if action not in ACTIONS:
+            self.err(
+                emit.line_of("action"), f"rule {rid!r}: action {action!r} is not one of {', '.join(ACTIONS)}"
+            )
+        jur = emit.get("jurisdiction")
+        if (
+            not isinstance(jur, str)
+            or not (jur == "EU" or re.fullmatch(r"[A-Z]{2}", jur))
+            or (self.vocab.iso_codes and jur not in self.vocab.iso_codes)
+        ):
+            self.err(
+                emit.line_of("jurisdiction"),
+                f"rule {rid!r}: jurisdiction {jur!r} is not an ISO 3166 alpha-2 code or EU",
+            )
+        targets = self.strings(emit.get("targets"), emit.line_of("targets"), "targets")
+        for t in targets:
+            if self.vocab.iso_codes and t not in self.vocab.iso_codes:
+                self.err(
+                    line_of(t, emit.line_of("targets")),
+                    f"rule {rid!r}: target {t!r} is not an ISO 3166 alpha-2 code or EU",
+                )
+        targets_from = emit.get("targets_from")
+        if targets_from not in (None, "countries"):
+            self.err(emit.line_of("targets_from"), f"rule {rid!r}: targets_from must be 'countries'")
+        minerals_from = emit.get("minerals_from", "title_then_text")
+        if minerals_from not in ("title", "text", "title_then_text", "none"):
+            self.err(
+                emit.line_of("minerals_from"),
+                f"rule {rid!r}: minerals_from must be title, text, title_then_text or none",
+            )
+        rule = Rule(
+            id=rid,
+            title=str(m["title"]),
+            severity=str(severity),
+            file=str(self.path),
+            line=m.line,
+            action=str(action),
+            jurisdiction=str(jur),
+            sources=self.strings(match.get("sources"), match.line_of("sources"), "sources"),
+            kinds=self.strings(match.get("kinds"), match.line_of("kinds"), "kinds"),
+            languages=self.strings(match.get("languages"), match.line_of("languages"), "languages"),
+            subtypes=self.strings(match.get("subtypes"), match.line_of("subtypes"), "subtypes"),
+            doc_number=doc_number,
+            keywords=keywords,
+            regexes=regexes,
+            minerals=str(minerals),
+            targets=targets,
+            targets_from=targets_from,
+            minerals_from=str(minerals_from),
+            effective=self.date_spec(emit.get("effective"), emit.line_of("effective"), rid, "announced"),
+            expires=self.date_spec(emit.get("expires"), emit.line_of("expires"), rid, None),
+            refers_to=self.ref_spec(emit.get("refers_to"), emit.line_of("refers_to"), rid),
+            diff_list=diff_list,
+            stop=m.get("continue") is not True,
+        )
+        tests = self.tests(m.get("tests"), m.line_of("tests"), rid)
+        if not tests and not diff_list:
+            self.err(m.line, f"rule {rid!r}: add at least one example under 'tests'")
+        return Rule(**{**rule.__dict__, "tests": tuple(tests)})
+
+    def cond(self, value: Any, line: int, rid: str, fld: str, regex: bool) -> Cond:
+        if isinstance(value, (str, list)):
+            value = LDict(any=value)
+            value.line, value.key_lines = line, {"any": line}
+        if not isinstance(value, LDict):
+            self.err(line, f"rule {rid!r}: {fld} must be a mapping of all/any/none")
+            return Cond()
+        self.keys(value, COND_KEYS, f"{fld} of rule {rid!r}")
+        parts: dict[str, tuple[Any, ...]] = {}
+        for key in ("all", "any", "none"):
+            items = self.strings(value.get(key), value.line_of(key), f"{fld}.{key}")
+            if regex:
+                compiled = []
+                for item in items:
+                    try:
+                        compiled.append(re.compile(item))
+                    except re.error as exc:
+                        self.err(
+                            line_of(item, value.line_of(key)),
+                            f"rule {rid!r}: bad regular expression {item!r}: {exc}",
+                        )
+                parts[key] = tuple(compiled)
+            else:
+                for item in items:
+                    if not item.strip():
+                        self.err(
+                            line_of(item, value.line_of(key)), f"rule {rid!r}: empty keyword in {fld}.{key}"
+                        )
+                parts[key] = items
+        return Cond(**parts)
+
+    def date_spec(self, value: Any, line: int, rid: str, default: str | None) -> DateSpec:
+        if value is None:
+            return DateSpec(default=default)
+        if isinstance(value, list):
+            value = LDict(patterns=value)
+            value.line, value.key_lines = line, {"patterns": line}
+        if not isinstance(value, LDict):
+            self.err(line, f"rule {rid!r}: a date is a list of patterns, or a mapping of patterns/default/in")
+            return DateSpec(default=default)
+        self.keys(value, DATE_KEYS, f"a date of rule {rid!r}")
+        pats = []
+        for p in self.strings(value.get("patterns"), value.line_of("patterns"), "patterns"):
+            try:
+                c = re.compile(p)
+            except re.error as exc:
+                self.err(
+                    line_of(p, value.line_of("patterns")),
+                    f"rule {rid!r}: bad regular expression {p!r}: {exc}",
+                )
+                continue
+            if not {"date", "announced"} & set(c.groupindex):
+                self.err(
+                    line_of(p, value.line_of("patterns")),
+                    f"rule {rid!r}: pattern {p!r} needs a (?P<date>…) or (?P<announced>…) group",
+                )
+            pats.append(c)
+        dflt = value.get("default", default)
+        if dflt not in ("announced", None, "none"):
+            self.err(value.line_of("default"), f"rule {rid!r}: default must be 'announced' or 'none'")
+        where = value.get("in", "any")
+        if where not in ("title", "text", "any"):
+            self.err(value.line_of("in"), f"rule {rid!r}: 'in' must be title, text or any")
+        return DateSpec(tuple(pats), None if dflt in (None, "none") else str(dflt), str(where))
+
+    def ref_spec(self, value: Any, line: int, rid: str) -> RefSpec | None:
+        if value is None:
+            return None
+        if not isinstance(value, LDict):
+            self.err(line, f"rule {rid!r}: refers_to is a mapping of from/extract/pattern")
+            return None
+        self.keys(value, REF_KEYS, f"refers_to of rule {rid!r}")
+        where = value.get("from", "title_then_text")
+        if where not in ("title", "text", "any", "title_then_text"):
+            self.err(value.line_of("from"), f"rule {rid!r}: from must be title, text, any or title_then_text")
+            where = "any"
+        extract = value.get("extract")
+        if extract is not None and extract not in REF_EXTRACTORS:
+            self.err(
+                value.line_of("extract"), f"rule {rid!r}: extract must be one of {', '.join(REF_EXTRACTORS)}"
+            )
+        pattern = None
+        if value.get("pattern") is not None:
+            try:
+                pattern = re.compile(str(value["pattern"]))
+                if "ref" not in pattern.groupindex:
+                    self.err(
+                        value.line_of("pattern"), f"rule {rid!r}: refers_to pattern needs a (?P<ref>…) group"
+                    )
+            except re.error as exc:
+                self.err(value.line_of("pattern"), f"rule {rid!r}: bad regular expression: {exc}")
+        if extract is None and pattern is None:
+            self.err(value.line, f"rule {rid!r}: refers_to needs 'extract' or 'pattern'")
+        return RefSpec(str(where), extract, pattern)
+
+    def tests(self, value: Any, line: int, rid: str) -> list[RuleTest]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.err(line, f"rule {rid!r}: tests must be a list")
+            return []
+        out = []
+        for t in value:
+            if not isinstance(t, LDict):
+                self.err(
+                    line_of(t, line), f"rule {rid!r}: each test is a mapping with title, text and expect"
+                )
+                continue
+            self.keys(t, TEST_KEYS, f"a test of rule {rid!r}")
+            if "title" not in t or "expect" not in t:
+                self.err(t.line, f"rule {rid!r}: a test needs 'title' and 'expect' (null for 'no event')")
+                continue
+            expect = t["expect"]
+            if expect is not None:
+                if not isinstance(expect, LDict):
+                    self.err(t.line_of("expect"), f"rule {rid!r}: expect must be a mapping or null")
+                    continue
+                self.keys(expect, EXPECT_KEYS, f"expect of a test of rule {rid!r}")
+                for mid in self.strings(expect.get("minerals"), expect.line_of("minerals"), "minerals"):
+                    term = self.vocab.terms.get(mid)
+                    if term is None or term.type not in ("mineral", "group"):
+                        close = difflib.get_close_matches(
+                            mid, [t.id for t in self.vocab.of_type("mineral", "group")], n=1
+                        )
+                        hint = f" (did you mean {close[0]!r}?)" if close else ""
+                        self.err(
+                            line_of(mid, expect.line_of("minerals")),
+                            f"rule {rid!r}: unknown mineral id {mid!r}{hint}",
+                        )
+                for key in ("effective", "expires"):
+                    v = expect.get(key)
+                    if v is not None and not isinstance(v, date):
+                        self.err(
+                            expect.line_of(key), f"rule {rid!r}: {key} must be a date (YYYY-MM-DD) or null"
+                        )
+            doc = {k: t.get(k) for k in TEST_KEYS - {"expect"}}
+            if doc.get("published") is not None and not isinstance(doc["published"], date):
+                self.err(t.line_of("published"), f"rule {rid!r}: published must be a date (YYYY-MM-DD)")
+            out.append(RuleTest(line=t.line, doc=doc, expect=dict(expect) if expect is not None else None))
+        return out
+
+
+# --- embedded examples ---------------------------------------------------------------------------
+
+
+@dataclass
+class TestResult:
+    """One embedded example, run."""
+
+    rule: Rule
+    test: RuleTest
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def where(self) -> str:
+        return f"{self.rule.file}:{self.test.line}"
+
+
+def test_doc(test: RuleTest) -> DocView:
+    """The document an example describes."""
+    d = test.doc
+    subtype = d.get("subtype")
+    return DocView(
+        title=str(d.get("title") or ""),
+        text=str(d.get("text") or ""),
+        source=str(d.get("source") or ""),
+        kind=str(d.get("kind") or ""),
+        language=str(d.get("language") or detect_language(f"{d.get('title') or ''}\n{d.get('text') or ''}")),
+        published=d.get("published") or date(2025, 1, 1),
+        doc_number=d.get("doc_number"),
+        subtypes=(str(subtype),) if subtype else (),
+    )
+
+
+def run_tests(ruleset: RuleSet, only: Sequence[str] = ()) -> list[TestResult]:
+    """Classify every rule's examples with the whole rule set and compare with `expect`."""
+    results = []
+    for rule in ruleset.rules:
+        if only and rule.id not in only:
+            continue
+        for test in rule.tests:
+            drafts = ruleset.classify(test_doc(test))
+            results.append(TestResult(rule, test, _compare(rule, test.expect, drafts)))
+    return results
+
+
+def _compare(rule: Rule, expect: dict[str, Any] | None, drafts: list[Draft]) -> list[str]:
+    mine = [d for d in drafts if d.rule == rule.id]
+    if expect is None:
+        return [f"expected no event from {rule.id!r}, got {mine[0].action}"] if mine else []
+    if not mine:
+        got = f" (rule {drafts[0].rule!r} matched first)" if drafts else ""
+        return [f"expected an event from {rule.id!r}, got none{got}"]
+    d = mine[0]
+    problems = []
+    for key in ("action", "jurisdiction", "effective", "expires"):
+        if key in expect and getattr(d, key) != expect[key]:
+            problems.append(f"{key}: expected {expect[key]!r}, got {getattr(d, key)!r}")
+    for key in ("minerals", "items", "refers_to", "targets"):
+        if key in expect:
+            want = [expect[key]] if isinstance(expect[key], str) else list(expect[key] or [])
+            missing = [w for w in want if w not in getattr(d, key)]
+            if missing or (not want and getattr(d, key)):
+                problems.append(f"{key}: expected {want}, got {getattr(d, key)}")
+    return problems
