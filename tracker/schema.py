@@ -251,3 +251,12 @@ def _m0004(db: sqlite_utils.Database) -> None:
             "INSERT INTO documents_fts(rowid, title, body) VALUES (?, ?, ?)",
             [doc_id, fts_text(title), fts_text(text)],
         )
+
+
+@migrations(name="0005_query_indexes")
+def _m0005(db: sqlite_utils.Database) -> None:
+    # one mineral, newest first, stops at the limit: walk (mineral, announced, event_id) in order
+    db.execute("DROP INDEX IF EXISTS idx_event_minerals_mineral")
+    db.execute("CREATE INDEX idx_event_minerals_order ON event_minerals(mineral, announced, event_id)")
+    # order full-text hits by date without reading whole event rows
+    db.execute("CREATE INDEX idx_events_id_announced ON events(id, announced)")

@@ -83,24 +83,27 @@ def status(
     (canonical ids, groups already expanded by the caller) and jurisdictions."""
     wanted_minerals = set(minerals)
     wanted_jur = set(jurisdictions)
-    controls = list(
-        store.db.query(
-            "SELECT * FROM events WHERE action IN ('new_control', 'expanded_control') AND announced <= ?"
-            " ORDER BY jurisdiction, announced, id",
-            [as_of.isoformat()],
+    day = as_of.isoformat()
+    sql = "SELECT * FROM events WHERE action IN ('new_control', 'expanded_control') AND announced <= ?"
+    params: list[Any] = [day]
+    if wanted_minerals:
+        marks = ",".join("?" * len(wanted_minerals))
+        sql += (
+            f" AND id IN (SELECT event_id FROM event_minerals WHERE mineral IN ({marks}) AND announced <= ?)"
         )
+        params += [*sorted(wanted_minerals), day]
+    if wanted_jur:
+        sql += f" AND jurisdiction IN ({','.join('?' * len(wanted_jur))})"
+        params += sorted(wanted_jur)
+    controls = store.db.query(sql + " ORDER BY jurisdiction, announced, id", params)  # streamed
+    modifiers_of = (
+        "SELECT e.* FROM event_refs r JOIN events e ON e.id = r.event_id"
+        f" WHERE r.ref = ? AND e.jurisdiction = ? AND e.action IN {MODIFIERS}"
     )
-    mods_by_ref: dict[str, list[dict[str, Any]]] = {}
-    for m in store.db.query(
-        f"SELECT e.*, r.ref FROM events e JOIN event_refs r ON r.event_id = e.id WHERE e.action IN {MODIFIERS}"
-    ):
-        mods_by_ref.setdefault(m["ref"], []).append(m)
     out: list[Status] = []
     for c in controls:
-        if wanted_jur and c["jurisdiction"] not in wanted_jur:
-            continue
         measure = c["doc_number"] or c["id"]
-        mods = [m for m in mods_by_ref.get(measure, []) if m["jurisdiction"] == c["jurisdiction"]]
+        mods = list(store.db.query(modifiers_of, [measure, c["jurisdiction"]]))
         st = state_on(c, mods, as_of)
         if st is None:
             continue

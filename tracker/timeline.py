@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import json
 import re
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -167,9 +168,25 @@ def query(
     params: list[Any] = []
     minerals = sorted(set(minerals))
     jurisdictions = sorted({j.upper() for j in jurisdictions})
-    if minerals:
-        marks = ",".join("?" * len(minerals))
-        sub = f"SELECT event_id FROM event_minerals WHERE mineral IN ({marks})"
+    actions = sorted(set(actions))
+    sources = sorted(set(sources))
+    order = "ASC" if oldest_first else "DESC"
+    tables = "events e"
+    order_by = f"e.announced {order}, e.id {order}"
+    if len(minerals) == 1:
+        # one mineral: walk (mineral, announced, event_id) in order and stop at the limit
+        tables = "event_minerals m JOIN events e ON e.id = m.event_id"
+        where.append("m.mineral = ?")
+        params.append(minerals[0])
+        if since:
+            where.append("m.announced >= ?")
+            params.append(since.isoformat())
+        if until:
+            where.append("m.announced <= ?")
+            params.append(until.isoformat())
+        order_by = f"m.announced {order}, m.event_id {order}"
+    elif minerals:
+        sub = f"SELECT event_id FROM event_minerals WHERE mineral IN ({','.join('?' * len(minerals))})"
         params += minerals
         if since:
             sub += " AND announced >= ?"
@@ -181,7 +198,6 @@ def query(
     if jurisdictions:
         where.append(f"e.jurisdiction IN ({','.join('?' * len(jurisdictions))})")
         params += jurisdictions
-    actions = sorted(set(actions))
     if actions:
         where.append(f"e.action IN ({','.join('?' * len(actions))})")
         params += actions
@@ -191,47 +207,55 @@ def query(
     if until:
         where.append("e.announced <= ?")
         params.append(until.isoformat())
-    sources = sorted(set(sources))
     if sources:
         where.append(
             "e.id IN (SELECT x.event_id FROM event_drafts x JOIN document_urls u ON u.document_id = x.document_id"
             f" WHERE u.source IN ({','.join('?' * len(sources))}))"
         )
         params += sources
-    snippets: dict[int, str] = {}
+    match = None
     if search:
         match = fts_query(search)
-        try:
-            hits = store.db.execute(
-                "SELECT rowid, snippet(documents_fts, -1, '«', '»', '…', 16) FROM documents_fts"
-                " WHERE documents_fts MATCH ?",
-                [match],
-            ).fetchall()
-        except Exception as exc:  # an FTS syntax problem is the user's input, not a crash
-            raise InputError(f"cannot search for {search!r}: {exc}") from None
-        snippets = {int(r[0]): tidy_snippet(r[1]) for r in hits}
-        ids = sorted(snippets)
-        if not ids:
-            return
-        where.append(
-            "e.id IN (SELECT event_id FROM event_drafts WHERE document_id IN (SELECT value FROM json_each(?)))"
+        # the hits stay inside SQLite; with no other filter the order and limit are taken on the
+        # (id, announced) index without reading whole event rows
+        inner = (
+            "SELECT s.id FROM events s INDEXED BY idx_events_id_announced WHERE s.id IN"
+            " (SELECT x.event_id FROM event_drafts x WHERE x.document_id IN"
+            " (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?))"
         )
-        params.append(json.dumps(ids))
-    order = "ASC" if oldest_first else "DESC"
-    sql = "SELECT e.* FROM events e"
+        params.append(match)
+        if limit is not None and not (minerals or jurisdictions or actions or since or until or sources):
+            inner += f" ORDER BY s.announced {order}, s.id {order} LIMIT ?"
+            params.append(int(limit))
+        where.append(f"e.id IN ({inner})")
+    sql = f"SELECT e.* FROM {tables}"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY e.announced {order}, e.id {order}"
+    sql += f" ORDER BY {order_by}"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(int(limit))
-    cursor = store.db.conn.execute(sql, params)
+    try:
+        cursor = store.db.conn.execute(sql, params)
+    except sqlite3.OperationalError as exc:  # an FTS syntax problem is the user's input, not a crash
+        raise InputError(f"cannot search for {search!r}: {exc}") from None
     names = [d[0] for d in cursor.description]
     for values in cursor:
-        yield _event(store, dict(zip(names, values, strict=True)), snippets)
+        ev = _event(store, dict(zip(names, values, strict=True)))
+        if match is not None:  # a snippet only for the events shown
+            for doc_id in ev.documents:
+                row = store.db.conn.execute(
+                    "SELECT snippet(documents_fts, -1, '«', '»', '…', 16) FROM documents_fts"
+                    " WHERE documents_fts MATCH ? AND rowid = ?",
+                    [match, doc_id],
+                ).fetchone()
+                if row:
+                    ev.snippet = tidy_snippet(row[0])
+                    break
+        yield ev
 
 
-def _event(store: Store, e: dict[str, Any], snippets: dict[int, str]) -> TimelineEvent:
+def _event(store: Store, e: dict[str, Any]) -> TimelineEvent:
     docs = store.db.conn.execute(
         """SELECT x.document_id, u.url, u.source FROM event_drafts x
            LEFT JOIN document_urls u ON u.document_id = x.document_id
@@ -239,7 +263,6 @@ def _event(store: Store, e: dict[str, Any], snippets: dict[int, str]) -> Timelin
         [e["id"]],
     ).fetchall()
     doc_ids = list(dict.fromkeys(int(d[0]) for d in docs))
-    snippet = next((snippets[d] for d in doc_ids if d in snippets), None)
     return TimelineEvent(
         id=e["id"],
         announced=e["announced"],
@@ -258,7 +281,6 @@ def _event(store: Store, e: dict[str, Any], snippets: dict[int, str]) -> Timelin
         rule=e["rule"],
         severity=e["severity"],
         trigger=e["trigger"],
-        snippet=snippet,
         documents=doc_ids,
     )
 
@@ -275,7 +297,7 @@ def get(store: Store, event_id: str) -> TimelineEvent:
         raise InputError(f"{event_id!r} is the start of several event ids; give more of it")
     cursor = store.db.conn.execute("SELECT * FROM events WHERE id = ?", [rows[0][0]])
     names = [d[0] for d in cursor.description]
-    return _event(store, dict(zip(names, cursor.fetchone(), strict=True)), {})
+    return _event(store, dict(zip(names, cursor.fetchone(), strict=True)))
 
 
 def related(store: Store, ev: TimelineEvent) -> dict[str, list[TimelineEvent]]:
