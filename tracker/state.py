@@ -95,32 +95,47 @@ def status(
     if wanted_jur:
         sql += f" AND jurisdiction IN ({','.join('?' * len(wanted_jur))})"
         params += sorted(wanted_jur)
-    controls = store.db.query(sql + " ORDER BY jurisdiction, announced, id", params)  # streamed
-    modifiers_of = (
-        "SELECT e.* FROM event_refs r JOIN events e ON e.id = r.event_id"
-        f" WHERE r.ref = ? AND e.jurisdiction = ? AND e.action IN {MODIFIERS}"
-    )
+    cursor = store.db.conn.execute(sql + " ORDER BY jurisdiction, announced, id", params)
+    names = [d[0] for d in cursor.description]
     out: list[Status] = []
-    for c in controls:
-        measure = c["doc_number"] or c["id"]
-        mods = list(store.db.query(modifiers_of, [measure, c["jurisdiction"]]))
-        st = state_on(c, mods, as_of)
-        if st is None:
-            continue
-        state, since, until, by = st
-        for mineral in json.loads(c["minerals"]):
-            if wanted_minerals and mineral not in wanted_minerals:
+    while batch := [dict(zip(names, row, strict=True)) for row in cursor.fetchmany(500)]:  # streamed
+        mods = _modifiers(store, batch)
+        for c in batch:
+            measure = c["doc_number"] or c["id"]
+            st = state_on(c, mods.get((measure, c["jurisdiction"]), []), as_of)
+            if st is None:
                 continue
-            out.append(
-                Status(
-                    jurisdiction=c["jurisdiction"],
-                    measure=measure,
-                    mineral=mineral,
-                    state=state,
-                    since=since.isoformat() if since else None,
-                    until=until.isoformat() if until else None,
-                    title=c["title"],
-                    changed_by=by,
+            state, since, until, by = st
+            for mineral in json.loads(c["minerals"]):
+                if wanted_minerals and mineral not in wanted_minerals:
+                    continue
+                out.append(
+                    Status(
+                        jurisdiction=c["jurisdiction"],
+                        measure=measure,
+                        mineral=mineral,
+                        state=state,
+                        since=since.isoformat() if since else None,
+                        until=until.isoformat() if until else None,
+                        title=c["title"],
+                        changed_by=by,
+                    )
                 )
-            )
+    return out
+
+
+def _modifiers(store: Store, controls: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The suspensions, lifts and reinstatements naming these controls, by (measure, jurisdiction);
+    read by reference first (a control has few of them)."""
+    measures = sorted({c["doc_number"] or c["id"] for c in controls})
+    rows = store.db.conn.execute(
+        "SELECT e.*, r.ref AS ref FROM event_refs r CROSS JOIN events e ON e.id = r.event_id"
+        f" WHERE r.ref IN ({','.join('?' * len(measures))}) AND e.action IN {MODIFIERS}",
+        measures,
+    )
+    names = [d[0] for d in rows.description]
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for values in rows:
+        m = dict(zip(names, values, strict=True))
+        out.setdefault((m["ref"], m["jurisdiction"]), []).append(m)
     return out
