@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import queue
 import random
@@ -1040,7 +1041,7 @@ def run(args: argparse.Namespace, path: Path, small: Path, small_n: int) -> int:
                 failures.append(f"'{label}' at {n:,} events did not finish in {MEMORY_TIMEOUT_S:.0f} s")
         a, b = got[small_n], got[args.events]
         growth = b["rss_mb"] - a["rss_mb"]
-        flat = growth <= max(10.0, 0.1 * a["rss_mb"])
+        flat = growth <= max(10.0, 0.1 * a["rss_mb"]) or math.isnan(growth)  # nan: timed out, failed above
         mem_rows.append(
             (
                 label,
@@ -1052,7 +1053,7 @@ def run(args: argparse.Namespace, path: Path, small: Path, small_n: int) -> int:
                 f"{b['seconds']:.1f}",
                 f"{b['rss_mb']:.0f}",
                 f"{growth:+.0f}",
-                "flat" if flat else "GROWS",
+                "n/a" if math.isnan(growth) else "flat" if flat else "GROWS",
             )
         )
         if not flat:
