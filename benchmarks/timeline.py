@@ -29,7 +29,7 @@ the number of events.
 Exits 1 with a FAIL line when a p95 misses its target (20 ms for the indexed filters, 100 ms for
 search) or memory grows with the events. Run from the repository root:
 
-    python benchmarks/timeline.py [--events N] [--db PATH] [--reps N] [--scan-reps N]
+    python benchmarks/timeline.py [--events N] [--db PATH] [--reps N] [--scan-reps N] [--budget S]
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -635,24 +635,25 @@ ORDER = "ORDER BY e.announced DESC, e.id DESC"
 
 
 def scan_status(conn: sqlite3.Connection, day: str, mineral: str) -> list[Any]:
-    """`status` for one mineral with plain scans: the controls naming it, then their modifiers."""
-    cols: list[str] = []
+    """`status` for one mineral with plain scans: the controls naming it, then their modifiers
+    (every suspension, lift and reinstatement read, only those naming one of the controls kept)."""
 
-    def dicts(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
-        nonlocal cols
+    def rows(cur: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
         cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, r, strict=True)) for r in cur]
+        return (dict(zip(cols, r, strict=True)) for r in cur)
 
-    controls = dicts(
-        conn.execute(
-            f"""SELECT * FROM events NOT INDEXED WHERE action IN {CONTROL_ACTIONS} AND announced <= ?
-                AND minerals LIKE ? ORDER BY jurisdiction, announced, id""",
-            [day, f'%"{mineral}"%'],
+    controls = list(
+        rows(
+            conn.execute(
+                f"""SELECT * FROM events NOT INDEXED WHERE action IN {CONTROL_ACTIONS} AND announced <= ?
+                    AND minerals LIKE ? ORDER BY jurisdiction, announced, id""",
+                [day, f'%"{mineral}"%'],
+            )
         )
     )
     wanted = {c["doc_number"] or c["id"] for c in controls}
     mods: dict[str, list[dict[str, Any]]] = {}
-    for m in dicts(conn.execute(f"SELECT * FROM events NOT INDEXED WHERE action IN {MODIFIERS}")):
+    for m in rows(conn.execute(f"SELECT * FROM events NOT INDEXED WHERE action IN {MODIFIERS}")):
         for ref in json.loads(m["refers_to"]):
             if ref in wanted:
                 mods.setdefault(ref, []).append(m)
@@ -887,12 +888,14 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     print(
         "  ".join(
             h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True))
-        )
+        ).rstrip()
     )
     print("  ".join("-" * w for w in widths))
     for r in cells:
         print(
-            "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+            "  ".join(
+                c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            ).rstrip()
         )
 
 
@@ -1009,6 +1012,10 @@ def run(args: argparse.Namespace, path: Path, small: Path, small_n: int) -> int:
     for line in hits:
         print(line)
     for r in rows:
+        per_row = [ms * 1000 / n for ms, n in zip(r.indexed.ms, r.indexed.rows, strict=True) if n > 50]
+        if per_row:
+            print(f"{r.name}: {statistics.median(per_row):,.0f} µs per row returned (median)")
+    for r in rows:
         if r.differ:
             shown = ", ".join(" ".join(str(x) for x in p) for p in r.differ[:3])
             print(f"{r.name}: the plain scan answers differently for {shown}")
@@ -1075,7 +1082,10 @@ def run(args: argparse.Namespace, path: Path, small: Path, small_n: int) -> int:
         ),
         mem_rows,
     )
-    print(f"\npeak RSS of this process (the queries; the builds ran in child processes): {query_rss:.0f} MB")
+    print(
+        f"\npeak RSS of this process (the queries and the plain scans; builds and memory runs had their own "
+        f"processes): {query_rss:.0f} MB"
+    )
     for r in rows:
         if not r.ok:
             failures.append(f"'{r.name}' p95 {r.indexed.p95:.1f} ms, target {r.target:.0f} ms")
