@@ -365,34 +365,6 @@ def reclassify(store: Store, classifier: Classifier, *, dry_run: bool = False) -
 
 def event_rows(store: Store) -> list[dict[str, Any]]:
     """Every event as a plain object (the JSON form of `tracker timeline`), oldest first."""
-    out = []
-    for e in store.db.query("SELECT * FROM events ORDER BY announced, id"):
-        docs = list(
-            store.db.query(
-                """SELECT DISTINCT u.url, u.source FROM event_drafts x JOIN document_urls u ON u.document_id = x.document_id
-               WHERE x.event_id = ? ORDER BY u.first_seen, u.url""",
-                [e["id"]],
-            )
-        )
-        out.append(
-            {
-                "id": e["id"],
-                "announced": e["announced"],
-                "effective": e["effective"],
-                "expires": e["expires"],
-                "jurisdiction": e["jurisdiction"],
-                "targets": json.loads(e["targets"]),
-                "action": e["action"],
-                "minerals": json.loads(e["minerals"]),
-                "items": json.loads(e["items"]),
-                "doc_number": e["doc_number"],
-                "refers_to": json.loads(e["refers_to"]),
-                "title": e["title"],
-                "urls": list(dict.fromkeys(d["url"] for d in docs)),
-                "sources": sorted({d["source"] for d in docs}),
-                "rule": e["rule"],
-                "severity": e["severity"],
-                "trigger": e["trigger"],
-            }
-        )
-    return out
+    from tracker.timeline import query
+
+    return [e.as_dict() for e in query(store, oldest_first=True)]
