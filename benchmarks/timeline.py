@@ -67,7 +67,7 @@ from tracker.config import load_config
 from tracker.demo.server import site_root
 from tracker.rules import ACTIONS, CONTROL_ACTIONS, default_rules_dir
 from tracker.sources import get_kind
-from tracker.state import MODIFIERS, state_on, status
+from tracker.state import MODIFIERS, rebuild_all_states, state_on, status
 from tracker.store import Store, fts_text
 from tracker.timeline import fts_query, query
 from tracker.vocab import Vocabulary, load_vocabulary
@@ -489,6 +489,10 @@ def build(path: Path, n_events: int, seed: int) -> dict[str, Any]:
             print(f"  {path.name}: {done:,} events, {t3 - t0:.0f} s", file=sys.stderr, flush=True)
     producer.join()
     gen_s, text_bytes = made["seconds"], made["text_bytes"]
+    t5 = time.perf_counter()
+    with store.write():  # the controls' states, as the tracker keeps them beside the events
+        counts["states"] = rebuild_all_states(conn)
+    states_s = time.perf_counter() - t5
     t4 = time.perf_counter()
     conn.execute("PRAGMA journal_mode = wal")
     # a check that the index text assembled piece by piece is what the tracker would index
@@ -506,6 +510,7 @@ def build(path: Path, n_events: int, seed: int) -> dict[str, Any]:
         "seconds": time.perf_counter() - t0,
         "generate_s": gen_s,
         "insert_s": sql_s,
+        "states_s": states_s,
         "checkpoint_s": time.perf_counter() - t4,
         "text_mb": text_bytes / 1e6,
         "rows": counts,
@@ -953,9 +958,10 @@ def run(args: argparse.Namespace, path: Path, small: Path, small_n: int) -> int:
         r = b["rows"]
         print(
             f"built {b['events']:,} events in {b['seconds']:.0f} s (generating rows {b['generate_s']:.0f} s, "
-            f"inserting {b['insert_s']:.0f} s, checkpoint {b['checkpoint_s']:.0f} s), peak RSS "
+            f"inserting {b['insert_s']:.0f} s, states {b['states_s']:.0f} s, checkpoint {b['checkpoint_s']:.0f} s), peak RSS "
             f"{b['rss_mb']:.0f} MB: {r['document']:,} documents ({b['text_mb']:,.0f} MB of title + text), "
-            f"{r['event']:,} events, {r['minerals']:,} event_minerals, {r['refs']:,} event_refs; "
+            f"{r['event']:,} events, {r['minerals']:,} event_minerals, {r['refs']:,} event_refs, "
+            f"{r['states']:,} measure_states; "
             f"{db_size_mb(p):,.0f} MB on disk"
         )
     sizes = [f"{name} {mb:,.0f}" for name, mb in table_sizes(path) if mb >= 1]

@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from tracker.rules import CONTROL_ACTIONS, DocView, Draft, RuleSet
+from tracker.state import measure_keys, refresh_states
 from tracker.store import Store, now_iso
 
 SEVERITY_ORDER = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -209,14 +210,24 @@ def rebuild_events(store: Store, ids: Iterable[str]) -> None:
     that refer to a control see its minerals), then of the events that refer to changed controls."""
     pending = set(ids)
     done: set[str] = set()
+    measures: set[str] = set()  # whose states the changes may touch, before and after
     while pending:
         batch = sorted(pending - done, key=lambda i: _rank(store, i))
         pending = set()
         for eid in batch:
             done.add(eid)
+            measures |= measure_keys(_event_row(store, eid))
             changed_number = _rebuild_one(store, eid)
+            measures |= measure_keys(_event_row(store, eid))
             if changed_number:
                 pending |= _referring(store, [changed_number]) - done
+    refresh_states(store.db.conn, measures=measures, event_ids=done)
+
+
+def _event_row(store: Store, eid: str) -> dict[str, Any] | None:
+    cursor = store.db.conn.execute("SELECT id, action, doc_number, refers_to FROM events WHERE id = ?", [eid])
+    row = cursor.fetchone()
+    return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
 
 
 def _rank(store: Store, eid: str) -> int:

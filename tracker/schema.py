@@ -260,3 +260,31 @@ def _m0005(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_event_minerals_order ON event_minerals(mineral, announced, event_id)")
     # order full-text hits by date without reading whole event rows
     db.execute("CREATE INDEX idx_events_id_announced ON events(id, announced)")
+
+
+@migrations(name="0006_measure_states")
+def _m0006(db: sqlite_utils.Database) -> None:
+    # the state of each control for each mineral, as intervals [valid_from, valid_to): `status` on a
+    # day is a range read of one mineral's rows instead of deriving every measure's state again
+    db.execute(
+        """CREATE TABLE measure_states (
+            mineral TEXT NOT NULL,
+            valid_from TEXT NOT NULL,
+            valid_to TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            pos INTEGER NOT NULL,
+            jurisdiction TEXT NOT NULL,
+            announced TEXT NOT NULL,
+            measure TEXT NOT NULL,
+            state TEXT NOT NULL,
+            since TEXT,
+            until TEXT,
+            title TEXT NOT NULL,
+            changed_by TEXT,
+            PRIMARY KEY (mineral, valid_from, event_id)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX idx_measure_states_event ON measure_states(event_id)")
+    from tracker.state import rebuild_all_states
+
+    rebuild_all_states(db.conn)

@@ -3,19 +3,28 @@
 A measure is a control event (new or expanded control), named by its document number. It is
 `pending` from its announcement until it takes effect, then `active`. A suspension that names the
 measure makes it `suspended` from the suspension's effective date until its expiry, after which it
-is `active` again; a lift makes it `lifted`; a reinstatement makes it `active`."""
+is `active` again; a lift makes it `lifted`; a reinstatement makes it `active`.
+
+`state_on` is the definition. Because a measure's state only changes on the dates its events
+name, the states are kept materialised as intervals in `measure_states` (one row per control,
+mineral and interval), refreshed in the same transaction as the events they come from
+(`refresh_states`, called by `events.rebuild_events`), so `status` is one indexed lookup."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
 from tracker.store import Store
 
+CONTROLS = ("new_control", "expanded_control")
 MODIFIERS = ("suspension", "lift", "reinstatement")
+OPEN_END = "9999-12-31"  # valid_to of an interval that has not ended
+CHUNK = 500  # ids per IN (...) list: far below SQLite's limit on bound parameters
 
 
 @dataclass(frozen=True)
@@ -72,64 +81,175 @@ def state_on(
     return state, since, until, by
 
 
+Interval = tuple[str, str, str, str | None, str | None, str | None]  # from, to, state, since, until, by
+
+
+def intervals(control: dict[str, Any], modifiers: list[dict[str, Any]]) -> list[Interval]:
+    """The states of a control over time: (valid_from, valid_to, state, since, until, changed_by),
+    valid_to exclusive and OPEN_END for the last. `state_on` can only change on a date one of the
+    events names, so it is evaluated on each of those dates from the announcement on."""
+    announced = _d(control["announced"])
+    if announced is None:
+        return []
+    points = {announced, _d(control["effective"])}
+    for m in modifiers:
+        points |= {_d(m["effective"]) or _d(m["announced"]), _d(m["expires"])}
+    days = sorted(p for p in points if p is not None and p >= announced)
+    out: list[Interval] = []
+    for i, day in enumerate(days):
+        st = state_on(control, modifiers, day)
+        if st is None:  # not reached: every day is on or after the announcement
+            continue
+        state, since, until, by = st
+        row = (
+            state,
+            since.isoformat() if since else None,
+            until.isoformat() if until else None,
+            by,
+        )
+        end = days[i + 1].isoformat() if i + 1 < len(days) else OPEN_END
+        if out and out[-1][2:] == row:
+            out[-1] = (out[-1][0], end, *row)
+        else:
+            out.append((day.isoformat(), end, *row))
+    return out
+
+
 def status(
     store: Store,
     *,
     as_of: date,
     minerals: Iterable[str] = (),
     jurisdictions: Iterable[str] = (),
+    measures: Iterable[str] = (),
 ) -> list[Status]:
-    """What applies on `as_of`: one row per (jurisdiction, measure, mineral), filtered by minerals
-    (canonical ids, groups already expanded by the caller) and jurisdictions."""
-    wanted_minerals = set(minerals)
-    wanted_jur = set(jurisdictions)
+    """What applies on `as_of`: one row per (jurisdiction, measure, mineral), ordered by
+    jurisdiction and announcement, filtered by minerals (canonical ids, groups already expanded by
+    the caller), jurisdictions and measures (document numbers)."""
     day = as_of.isoformat()
-    sql = "SELECT * FROM events WHERE action IN ('new_control', 'expanded_control') AND announced <= ?"
-    params: list[Any] = [day]
-    if wanted_minerals:
-        marks = ",".join("?" * len(wanted_minerals))
-        sql += (
-            f" AND id IN (SELECT event_id FROM event_minerals WHERE mineral IN ({marks}) AND announced <= ?)"
+    sql = (
+        "SELECT jurisdiction, measure, mineral, state, since, until, title, changed_by FROM measure_states"
+        " WHERE valid_from <= ? AND valid_to > ?"
+    )
+    params: list[Any] = [day, day]
+    for column, values in (("mineral", minerals), ("jurisdiction", jurisdictions), ("measure", measures)):
+        wanted = sorted(set(values))
+        if wanted:
+            sql += f" AND {column} IN ({','.join('?' * len(wanted))})"
+            params += wanted
+    cursor = store.db.conn.execute(sql + " ORDER BY jurisdiction, announced, event_id, pos", params)
+    return [Status(*row) for row in cursor]
+
+
+# --- keeping measure_states in step with the events -------------------------------------------------
+
+
+def measure_keys(event: dict[str, Any] | None) -> set[str]:
+    """The measures whose states this event row takes part in: a control's own name, the measures a
+    suspension, lift or reinstatement refers to."""
+    if event is None:
+        return set()
+    if event["action"] in CONTROLS:
+        return {event["doc_number"] or event["id"]}
+    if event["action"] in MODIFIERS:
+        return set(json.loads(event["refers_to"]))
+    return set()
+
+
+def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    items = sorted(set(values))
+    for i in range(0, len(items), CHUNK):
+        yield items[i : i + CHUNK]
+
+
+def refresh_states(
+    conn: sqlite3.Connection, *, measures: Iterable[str] = (), event_ids: Iterable[str] = ()
+) -> int:
+    """Recompute the stored states of these measures (names) and of these control events (ids, also
+    those that no longer exist or are no longer controls); returns the intervals written. Runs
+    inside the caller's transaction."""
+    ids = set(event_ids)
+    names = set(measures)
+    for chunk in _chunks(names):
+        marks = ",".join("?" * len(chunk))
+        ids |= {
+            r[0]
+            for r in conn.execute(
+                f"SELECT id FROM events WHERE action IN {CONTROLS} AND (doc_number IN ({marks})"
+                f" OR (doc_number IS NULL AND id IN ({marks})))",
+                chunk + chunk,
+            )
+        }
+    written = 0
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        conn.execute(f"DELETE FROM measure_states WHERE event_id IN ({marks})", chunk)
+        cursor = conn.execute(
+            "SELECT id, jurisdiction, announced, effective, doc_number, title, minerals FROM events"
+            f" WHERE action IN {CONTROLS} AND id IN ({marks})",
+            chunk,
         )
-        params += [*sorted(wanted_minerals), day]
-    if wanted_jur:
-        sql += f" AND jurisdiction IN ({','.join('?' * len(wanted_jur))})"
-        params += sorted(wanted_jur)
-    cursor = store.db.conn.execute(sql + " ORDER BY jurisdiction, announced, id", params)
+        written += _write_states(conn, cursor)
+    return written
+
+
+def rebuild_all_states(conn: sqlite3.Connection) -> int:
+    """Recompute every stored state from the events (a migration, or after a bulk load)."""
+    conn.execute("DELETE FROM measure_states")
+    cursor = conn.execute(
+        "SELECT id, jurisdiction, announced, effective, doc_number, title, minerals FROM events"
+        f" WHERE action IN {CONTROLS} ORDER BY id"
+    )
+    return _write_states(conn, cursor)
+
+
+def _write_states(conn: sqlite3.Connection, cursor: sqlite3.Cursor) -> int:
     names = [d[0] for d in cursor.description]
-    out: list[Status] = []
-    while batch := [dict(zip(names, row, strict=True)) for row in cursor.fetchmany(500)]:  # streamed
-        mods = _modifiers(store, batch)
+    written = 0
+    while batch := [dict(zip(names, row, strict=True)) for row in cursor.fetchmany(CHUNK)]:
+        mods = _modifiers(conn, batch)
+        rows: list[Sequence[Any]] = []
         for c in batch:
             measure = c["doc_number"] or c["id"]
-            st = state_on(c, mods.get((measure, c["jurisdiction"]), []), as_of)
-            if st is None:
-                continue
-            state, since, until, by = st
-            for mineral in json.loads(c["minerals"]):
-                if wanted_minerals and mineral not in wanted_minerals:
-                    continue
-                out.append(
-                    Status(
-                        jurisdiction=c["jurisdiction"],
-                        measure=measure,
-                        mineral=mineral,
-                        state=state,
-                        since=since.isoformat() if since else None,
-                        until=until.isoformat() if until else None,
-                        title=c["title"],
-                        changed_by=by,
+            spans = intervals(c, mods.get((measure, c["jurisdiction"]), []))
+            for pos, mineral in enumerate(json.loads(c["minerals"])):
+                for valid_from, valid_to, state, since, until, by in spans:
+                    rows.append(
+                        (
+                            mineral,
+                            valid_from,
+                            valid_to,
+                            c["id"],
+                            pos,
+                            c["jurisdiction"],
+                            c["announced"],
+                            measure,
+                            state,
+                            since,
+                            until,
+                            c["title"],
+                            by,
+                        )
                     )
-                )
-    return out
+        conn.executemany(
+            "INSERT OR REPLACE INTO measure_states(mineral, valid_from, valid_to, event_id, pos, jurisdiction,"
+            " announced, measure, state, since, until, title, changed_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        written += len(rows)
+    return written
 
 
-def _modifiers(store: Store, controls: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def _modifiers(
+    conn: sqlite3.Connection, controls: list[dict[str, Any]]
+) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """The suspensions, lifts and reinstatements naming these controls, by (measure, jurisdiction);
     read by reference first (a control has few of them)."""
     measures = sorted({c["doc_number"] or c["id"] for c in controls})
-    rows = store.db.conn.execute(
-        "SELECT e.*, r.ref AS ref FROM event_refs r CROSS JOIN events e ON e.id = r.event_id"
+    rows = conn.execute(
+        "SELECT e.action, e.jurisdiction, e.announced, e.effective, e.expires, e.doc_number, r.ref AS ref"
+        " FROM event_refs r CROSS JOIN events e ON e.id = r.event_id"
         f" WHERE r.ref IN ({','.join('?' * len(measures))}) AND e.action IN {MODIFIERS}",
         measures,
     )

@@ -242,7 +242,7 @@ def show(obj: Context, event_id: str, as_json: bool) -> None:
             measures = [r.doc_number for r in rel["refers_to"] if r.doc_number]
         on = ev.effective or ev.announced
         day = date.fromisoformat(on) if on else today(obj)
-        states = [s for s in do_status(store, as_of=day) if s.measure in measures] if measures else []
+        states = do_status(store, as_of=day, measures=measures) if measures else []
     if as_json:
         payload = {
             **ev.as_dict(),
