@@ -265,7 +265,8 @@ def _m0005(db: sqlite_utils.Database) -> None:
 @migrations(name="0006_measure_states")
 def _m0006(db: sqlite_utils.Database) -> None:
     # the state of each control for each mineral, as intervals [valid_from, valid_to): `status` on a
-    # day is a range read of one mineral's rows instead of deriving every measure's state again
+    # day reads one mineral's rows, stored in the order it answers in, instead of deriving every
+    # measure's state again
     db.execute(
         """CREATE TABLE measure_states (
             mineral TEXT NOT NULL,
@@ -281,7 +282,7 @@ def _m0006(db: sqlite_utils.Database) -> None:
             until TEXT,
             title TEXT NOT NULL,
             changed_by TEXT,
-            PRIMARY KEY (mineral, valid_from, event_id)
+            PRIMARY KEY (mineral, jurisdiction, announced, event_id, pos, valid_from)
         ) WITHOUT ROWID"""
     )
     db.execute("CREATE INDEX idx_measure_states_event ON measure_states(event_id)")
