@@ -14,9 +14,11 @@ It then times, each over 40 varied parameter sets after one warm-up call:
                    page, as the CLI shows), and the same without a limit, streamed to the end
   jurisdiction     `timeline.query(jurisdictions=[j], actions=[a])`, limit 50
   + action
-  search           `timeline.query(search=word)`, limit 50: an English mineral name, and a one- or
-                   two-character Chinese name (镓, 稀土)
-  status           `state.status(as_of=day, minerals=[m])`
+  search           `timeline.query(search=word)`, limit 50: an English mineral name, a one- or
+                   two-character Chinese name (镓, 稀土), and words or phrases found in a large
+                   share of the documents (出口管制, 商务部, export)
+  status           `state.status(as_of=day, minerals=[m])`, read from the stored intervals
+                   (`measure_states`, computed once after the build as the tracker keeps them)
 
 beside the same questions asked with plain SQL that cannot use an index (`NOT INDEXED`, JSON
 text matched with LIKE, documents scanned with LIKE instead of the full-text index), in the same
@@ -721,6 +723,9 @@ def plans_of(conn: sqlite3.Connection, run: Callable[[], Any]) -> list[tuple[str
     return out
 
 
+COMMON_WORDS = ["出口管制", "商务部", "海关总署", "公告", "export", "minerals"]
+
+
 def queries(store: Store, reps: int, seed: int) -> list[Query]:
     """The questions, each with `reps` parameter sets from a fixed seed."""
     conn = store.db.conn
@@ -741,6 +746,8 @@ def queries(store: Store, reps: int, seed: int) -> list[Query]:
     p_jur = [(([jurs[0], jurs[1]] + [rng.choice(jurs)] * 2)[i % 4], rng.choice(ACTIONS)) for i in range(reps)]
     p_en = [(rng.choice(en_words),) for _ in range(reps)]
     p_zh = [("稀土",) if i % 5 == 0 else (rng.choice(zh_words),) for i in range(reps)]
+    # words and phrases found in a large share of the documents (the boilerplate of announcements)
+    p_common = [(COMMON_WORDS[i % len(COMMON_WORDS)],) for i in range(reps)]
     p_status = [(rng.choice(minerals), FIRST_DAY + timedelta(days=rng.randrange(DAYS))) for _ in range(reps)]
 
     def ids(events: Iterable[Any]) -> tuple[int, list[str]]:
@@ -832,6 +839,14 @@ def queries(store: Store, reps: int, seed: int) -> list[Query]:
             q_search,
         ),
         Query(
+            "search common word/phrase, limit 50",
+            lambda w: ids(q_search(w)),
+            lambda w: ids_of(s_search(w)),
+            p_common,
+            TARGET_SEARCH_MS,
+            q_search,
+        ),
+        Query(
             "status on a day, one mineral",
             lambda m, d: status_answer(q_status(m, d)),
             lambda m, d: (lambda r: (len(r), r))(scan_status(conn, d.isoformat(), m)),
@@ -874,7 +889,7 @@ def search_hits(store: Store, qs: list[Query]) -> list[str]:
             w: store.db.conn.execute(
                 "SELECT COUNT(*) FROM documents_fts WHERE documents_fts MATCH ?", [fts_query(w)]
             ).fetchone()[0]
-            for (w,) in q.params
+            for (w,) in dict.fromkeys(q.params)
         }
         top = max(hits, key=lambda w: hits[w])
         out.append(

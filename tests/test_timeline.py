@@ -16,7 +16,7 @@ from tracker.cli import cli
 from tracker.demo.server import site_root
 from tracker.errors import InputError
 from tracker.store import Store
-from tracker.timeline import TimelineEvent, parse_when, query
+from tracker.timeline import TimelineEvent, fts_query, parse_when, query, walk_bound
 
 ART = site_root() / "mofcom/zwgk/zcfb/art"
 SAMPLES = sorted(ART.glob("*/*.html")) + [
@@ -179,6 +179,31 @@ def test_full_text_search_in_chinese_and_english_with_snippets(db: Path) -> None
     assert json.loads(run(db, "timeline", "--search", "zzzz", "--format", "json").output) == []
     quoted = run(db, "timeline", "--search", 'gallium" OR title:*', "--format", "json")
     assert quoted.exit_code == 0  # user text never reaches FTS5 as syntax
+
+
+@pytest.mark.parametrize("words", ["出口管制", "公告", "稀土", "minerals", "critical minerals"])
+@pytest.mark.parametrize("limit", [1, 3, 50])
+@pytest.mark.parametrize("oldest_first", [False, True])
+def test_a_common_word_walks_the_events_and_finds_the_same_page(
+    db: Path, words: str, limit: int, oldest_first: bool
+) -> None:
+    """The plan for words that match many documents (walk events by date) and the plan for rare
+    words (order every hit) give the same page, ties on a date included."""
+    with Store(db) as store:
+        bound = walk_bound(store, fts_query(words), limit, 0, words, not oldest_first)
+        hits = list(query(store, search=words, oldest_first=oldest_first))
+        walked = list(query(store, search=words, limit=limit, oldest_first=oldest_first, walk_above=0))
+        ordered = list(query(store, search=words, limit=limit, oldest_first=oldest_first, walk_above=10**9))
+    assert bound is not None  # the walk is the plan taken
+    assert [(e.id, e.snippet) for e in walked] == [(e.id, e.snippet) for e in ordered]
+    assert [e.id for e in walked] == [e.id for e in hits[:limit]] and walked
+    assert all(e.snippet for e in walked)
+
+
+def test_the_sample_log_has_common_words_matching_events_of_the_same_day(db: Path) -> None:
+    with Store(db) as store:
+        days = [e.announced for e in query(store, search="公告")]
+    assert len(days) >= 6 and len(set(days)) < len(days)  # ties, so the order on id is exercised
 
 
 def test_json_csv_and_markdown_carry_every_field(db: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import math
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -149,6 +150,63 @@ def tidy_snippet(snippet: str) -> str:
 
 # --- the query -------------------------------------------------------------------------------------
 
+# Plans for a page of search results (no other filter). Up to WALK_ABOVE matching documents, every
+# hit is ordered by date. Above, the events are walked newest first and each is kept if one of its
+# documents matches; the matching documents are read as one set from the index, but only those in
+# the stretch of recent documents that the walk is expected to reach (estimated from the share of
+# matches among the last SAMPLE documents, with a margin); an older document met on the walk is
+# checked alone. The estimate only affects speed: both plans give the same answer. A word that
+# rarely matches recent documents (a walk of more than MAX_WALK events) is ordered by hits instead.
+# Figures at a million events: benchmarks/README.md.
+WALK_ABOVE = 5000
+SAMPLE = 2000
+MAX_WALK = 20000
+MARGIN = 4
+
+
+def _fts_count(store: Store, sql: str, params: list[Any], search: str) -> int:
+    try:
+        return int(store.db.conn.execute(sql, params).fetchone()[0])
+    except sqlite3.OperationalError as exc:  # an FTS syntax problem is the user's input, not a crash
+        raise InputError(f"cannot search for {search!r}: {exc}") from None
+
+
+def walk_bound(
+    store: Store, match: str, limit: int, walk_above: int, search: str, newest: bool
+) -> int | None:
+    """The document id from which (newest first: at or above; oldest first: at or below) matches are
+    read as a set for a walk over the events, or None when ordering every hit is the better plan."""
+    hits = _fts_count(
+        store,
+        "SELECT count(*) FROM (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? LIMIT ?)",
+        [match, walk_above + 1],
+        search,
+    )
+    if hits <= walk_above:
+        return None
+    # two queries: SQLite answers a lone min() or max() from the key, both together by a full scan
+    low = store.db.conn.execute("SELECT min(id) FROM documents").fetchone()[0]
+    high = store.db.conn.execute("SELECT max(id) FROM documents").fetchone()[0]
+    if newest:
+        recent = _fts_count(
+            store,
+            "SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ? AND rowid > ?",
+            [match, high - SAMPLE],
+            search,
+        )
+    else:
+        recent = _fts_count(
+            store,
+            "SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ? AND rowid < ?",
+            [match, low + SAMPLE],
+            search,
+        )
+    sampled = min(SAMPLE, high - low + 1)
+    if recent == 0 or limit * sampled / recent > MAX_WALK:
+        return None
+    reach = math.ceil(MARGIN * limit * sampled / recent)
+    return int(high - reach if newest else low + reach)
+
 
 def query(
     store: Store,
@@ -162,8 +220,11 @@ def query(
     search: str | None = None,
     limit: int | None = None,
     oldest_first: bool = False,
+    walk_above: int = WALK_ABOVE,
 ) -> Iterator[TimelineEvent]:
-    """Events matching every filter given, newest first (or oldest first), streamed."""
+    """Events matching every filter given, newest first (or oldest first), streamed. A search for a
+    page of events with no other filter may walk the events in date order when more than
+    `walk_above` documents match (a tuning knob: every plan gives the same answer)."""
     where: list[str] = []
     params: list[Any] = []
     minerals = sorted(set(minerals))
@@ -216,18 +277,36 @@ def query(
     match = None
     if search:
         match = fts_query(search)
-        # the hits stay inside SQLite; with no other filter the order and limit are taken on the
-        # (id, announced) index without reading whole event rows
-        inner = (
-            "SELECT s.id FROM events s INDEXED BY idx_events_id_announced WHERE s.id IN"
-            " (SELECT x.event_id FROM event_drafts x WHERE x.document_id IN"
-            " (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?))"
+        page = limit is not None and not (minerals or jurisdictions or actions or since or until or sources)
+        bound = (
+            walk_bound(store, match, int(limit or 0), walk_above, search, not oldest_first) if page else None
         )
-        params.append(match)
-        if limit is not None and not (minerals or jurisdictions or actions or since or until or sources):
-            inner += f" ORDER BY s.announced {order}, s.id {order} LIMIT ?"
-            params.append(int(limit))
-        where.append(f"e.id IN ({inner})")
+        if bound is not None:
+            # a common word: walk the events in date order and stop at the limit (the unary +
+            # keeps SQLite from looping over the set of hits instead)
+            near = ">=" if not oldest_first else "<="
+            tables = "events e INDEXED BY idx_events_announced"
+            where.append(
+                "EXISTS (SELECT 1 FROM event_drafts x WHERE x.event_id = e.id AND CASE"
+                f" WHEN x.document_id {near} ? THEN +x.document_id IN"
+                f" (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? AND rowid {near} ?)"
+                " ELSE EXISTS (SELECT 1 FROM documents_fts f WHERE documents_fts MATCH ? AND f.rowid = x.document_id)"
+                " END)"
+            )
+            params += [bound, match, bound, match]
+        else:
+            # a rarer word: the hits stay inside SQLite; with no other filter the order and limit
+            # are taken on the (id, announced) index without reading whole event rows
+            inner = (
+                "SELECT s.id FROM events s INDEXED BY idx_events_id_announced WHERE s.id IN"
+                " (SELECT x.event_id FROM event_drafts x WHERE x.document_id IN"
+                " (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?))"
+            )
+            params.append(match)
+            if page:
+                inner += f" ORDER BY s.announced {order}, s.id {order} LIMIT ?"
+                params.append(int(limit or 0))
+            where.append(f"e.id IN ({inner})")
     sql = f"SELECT e.* FROM {tables}"
     if where:
         sql += " WHERE " + " AND ".join(where)
