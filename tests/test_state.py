@@ -18,6 +18,7 @@ from tracker.cli import cli
 from tracker.demo.server import site_root
 from tracker.state import OPEN_END, intervals, rebuild_all_states, state_on, status
 from tracker.store import Store
+from tracker.timeline import get
 
 RULES = Path(__file__).parent.parent / "rules"
 ART = site_root() / "mofcom/zwgk/zcfb/art"
@@ -172,6 +173,8 @@ def test_status_filters_by_measure_and_jurisdiction(tmp_path: Path) -> None:
         everything = status(store, as_of=day)
         one = status(store, as_of=day, measures=["MOFCOM 2025-57"])
         elsewhere = status(store, as_of=day, jurisdictions=["US"])
+        control = get(store, one[0].event_id)
+    assert control.doc_number == "MOFCOM 2025-57" and control.action == "new_control"
     assert one and {r.measure for r in one} == {"MOFCOM 2025-57"}
     assert one == [r for r in everything if r.measure == "MOFCOM 2025-57"]
     assert len({r.measure for r in everything}) > 1 and elsewhere == []

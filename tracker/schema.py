@@ -266,7 +266,7 @@ def _m0005(db: sqlite_utils.Database) -> None:
 def _m0006(db: sqlite_utils.Database) -> None:
     # the state of each control for each mineral, as intervals [valid_from, valid_to): `status` on a
     # day reads one mineral's rows, stored in the order it answers in, instead of deriving every
-    # measure's state again
+    # measure's state again (narrow rows: no title, a mineral's rows span few pages)
     db.execute(
         """CREATE TABLE measure_states (
             mineral TEXT NOT NULL,
@@ -280,7 +280,6 @@ def _m0006(db: sqlite_utils.Database) -> None:
             state TEXT NOT NULL,
             since TEXT,
             until TEXT,
-            title TEXT NOT NULL,
             changed_by TEXT,
             PRIMARY KEY (mineral, jurisdiction, announced, event_id, pos, valid_from)
         ) WITHOUT ROWID"""

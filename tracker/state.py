@@ -36,8 +36,8 @@ class Status(NamedTuple):
     state: str  # pending | active | suspended | lifted
     since: str | None
     until: str | None
-    title: str = ""
     changed_by: str | None = None  # the document number of the suspension/lift that set the state
+    event_id: str = ""  # the control event (`tracker show EVENT_ID` gives its title and sources)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -127,7 +127,7 @@ def status(
     the caller), jurisdictions and measures (document numbers)."""
     day = as_of.isoformat()
     sql = (
-        "SELECT jurisdiction, measure, mineral, state, since, until, title, changed_by FROM measure_states"
+        "SELECT jurisdiction, measure, mineral, state, since, until, changed_by, event_id FROM measure_states"
         " WHERE valid_from <= ? AND valid_to > ?"
     )
     params: list[Any] = [day, day]
@@ -186,7 +186,7 @@ def refresh_states(
         marks = ",".join("?" * len(chunk))
         conn.execute(f"DELETE FROM measure_states WHERE event_id IN ({marks})", chunk)
         cursor = conn.execute(
-            "SELECT id, jurisdiction, announced, effective, doc_number, title, minerals FROM events"
+            "SELECT id, jurisdiction, announced, effective, doc_number, minerals FROM events"
             f" WHERE action IN {CONTROLS} AND id IN ({marks})",
             chunk,
         )
@@ -198,7 +198,7 @@ def rebuild_all_states(conn: sqlite3.Connection) -> int:
     """Recompute every stored state from the events (a migration, or after a bulk load)."""
     conn.execute("DELETE FROM measure_states")
     cursor = conn.execute(
-        "SELECT id, jurisdiction, announced, effective, doc_number, title, minerals FROM events"
+        "SELECT id, jurisdiction, announced, effective, doc_number, minerals FROM events"
         f" WHERE action IN {CONTROLS} ORDER BY id"
     )
     return _write_states(conn, cursor)
@@ -228,14 +228,13 @@ def _write_states(conn: sqlite3.Connection, cursor: sqlite3.Cursor) -> int:
                             state,
                             since,
                             until,
-                            c["title"],
                             by,
                         )
                     )
         conn.executemany(
             "INSERT OR REPLACE INTO measure_states(mineral, valid_from, valid_to, event_id, pos, jurisdiction,"
-            " announced, measure, state, since, until, title, changed_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " announced, measure, state, since, until, changed_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         written += len(rows)
