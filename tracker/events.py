@@ -216,18 +216,11 @@ def rebuild_events(store: Store, ids: Iterable[str]) -> None:
         pending = set()
         for eid in batch:
             done.add(eid)
-            measures |= measure_keys(_event_row(store, eid))
-            changed_number = _rebuild_one(store, eid)
-            measures |= measure_keys(_event_row(store, eid))
+            changed_number, touched = _rebuild_one(store, eid)
+            measures |= touched
             if changed_number:
                 pending |= _referring(store, [changed_number]) - done
     refresh_states(store.db.conn, measures=measures, event_ids=done)
-
-
-def _event_row(store: Store, eid: str) -> dict[str, Any] | None:
-    cursor = store.db.conn.execute("SELECT id, action, doc_number, refers_to FROM events WHERE id = ?", [eid])
-    row = cursor.fetchone()
-    return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
 
 
 def _rank(store: Store, eid: str) -> int:
@@ -237,9 +230,10 @@ def _rank(store: Store, eid: str) -> int:
     return 0 if json.loads(row[0])["action"] in CONTROL_ACTIONS else 1
 
 
-def _rebuild_one(store: Store, eid: str) -> str | None:
+def _rebuild_one(store: Store, eid: str) -> tuple[str | None, set[str]]:
     """Merge one event's drafts into its row; returns its doc number when it is a control whose
-    minerals may matter to events referring to it."""
+    minerals may matter to events referring to it, and the measures whose states the old and the
+    new row take part in."""
     rows = list(
         store.db.query(
             """SELECT e.draft, d.id AS doc_id, d.title, d.doc_number, d.published FROM event_drafts e
@@ -250,9 +244,10 @@ def _rebuild_one(store: Store, eid: str) -> str | None:
     old = list(store.db.query("SELECT * FROM events WHERE id = ?", [eid]))
     store.db.execute("DELETE FROM event_minerals WHERE event_id = ?", [eid])
     store.db.execute("DELETE FROM event_refs WHERE event_id = ?", [eid])
+    touched = measure_keys(old[0]) if old else set()
     if not rows:
         store.db.execute("DELETE FROM events WHERE id = ?", [eid])
-        return old[0]["doc_number"] if old and old[0]["action"] in CONTROL_ACTIONS else None
+        return (old[0]["doc_number"] if old and old[0]["action"] in CONTROL_ACTIONS else None), touched
     drafts = [json.loads(r["draft"]) for r in rows]
     first = drafts[0]
     doc_number = next((r["doc_number"] for r in rows if r["doc_number"]), None)
@@ -306,10 +301,11 @@ def _rebuild_one(store: Store, eid: str) -> str | None:
         )
     for ref in lists["refers_to"]:
         store.db.execute("INSERT OR IGNORE INTO event_refs(event_id, ref) VALUES (?, ?)", [eid, ref])
+    touched |= measure_keys({**merged, "refers_to": json.dumps(lists["refers_to"])})
     if merged["action"] in CONTROL_ACTIONS and doc_number:
         if not old or old[0]["minerals"] != json.dumps(lists["minerals"], ensure_ascii=False):
-            return str(doc_number)
-    return None
+            return str(doc_number), touched
+    return None, touched
 
 
 def _union(lists: Iterable[list[str]]) -> list[str]:

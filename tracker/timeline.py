@@ -187,20 +187,13 @@ def walk_bound(
     # two queries: SQLite answers a lone min() or max() from the key, both together by a full scan
     low = store.db.conn.execute("SELECT min(id) FROM documents").fetchone()[0]
     high = store.db.conn.execute("SELECT max(id) FROM documents").fetchone()[0]
-    if newest:
-        recent = _fts_count(
-            store,
-            "SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ? AND rowid > ?",
-            [match, high - SAMPLE],
-            search,
-        )
-    else:
-        recent = _fts_count(
-            store,
-            "SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ? AND rowid < ?",
-            [match, low + SAMPLE],
-            search,
-        )
+    edge, end = (">", high - SAMPLE) if newest else ("<", low + SAMPLE)
+    recent = _fts_count(
+        store,
+        f"SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ? AND rowid {edge} ?",
+        [match, end],
+        search,
+    )
     sampled = min(SAMPLE, high - low + 1)
     if recent == 0 or limit * sampled / recent > MAX_WALK:
         return None
