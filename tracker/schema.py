@@ -288,3 +288,27 @@ def _m0006(db: sqlite_utils.Database) -> None:
     from tracker.state import rebuild_all_states
 
     rebuild_all_states(db.conn)
+
+
+@migrations(name="0007_full_texts_and_run_notes")
+def _m0007(db: sqlite_utils.Database) -> None:
+    statements = [
+        # a document kept without its full text (the server refused it): fetched again on later runs
+        """CREATE TABLE pending_texts (
+            url TEXT NOT NULL,
+            document_id INTEGER NOT NULL REFERENCES documents(id),
+            source TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            first_seen TEXT NOT NULL,
+            last_try TEXT,
+            PRIMARY KEY (source, url)
+        )""",
+        "CREATE INDEX idx_pending_texts_try ON pending_texts(source, last_try)",
+        # what a run wants its reader to know without failing (texts refused, drafts skipped)
+        "ALTER TABLE fetch_runs ADD COLUMN notes TEXT",
+        # the kind of source that read the list (its rules diff the list), kept beside the version
+        "ALTER TABLE list_versions ADD COLUMN source_kind TEXT NOT NULL DEFAULT 'usgs-list'",
+    ]
+    for stmt in statements:
+        db.execute(stmt)
