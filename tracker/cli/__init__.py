@@ -151,4 +151,4 @@ def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-from tracker.cli import fetching, notify, query, rulescmd, runcmd  # noqa: E402,F401  (they register their commands)
+from tracker.cli import docs, fetching, notify, query, rulescmd, runcmd  # noqa: E402,F401  (they register their commands)

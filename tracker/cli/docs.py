@@ -1,0 +1,94 @@
+"""The maintainer's view of the stored documents: what each is and what the rules made of it."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import click
+
+from tracker.catalog import StoredDocument
+from tracker.cli import Context, cli, clip
+from tracker.cli.query import today
+
+
+@cli.command()
+@click.option(
+    "--source", "sources", multiple=True, metavar="S", help="Only documents a source carried (repeatable)."
+)
+@click.option("--unclassified", is_flag=True, help="Only documents the rules made no event of.")
+@click.option("--search", metavar="TEXT", help="Full text over titles and texts (Chinese too).")
+@click.option("--since", metavar="DATE", help="Issued on or after: 2025, 2025-04, 2025-04-04, 30d, 1y.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N documents (newest first).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--text", "with_text", is_flag=True, help="Also show each document's text.")
+@click.pass_obj
+def documents(
+    obj: Context,
+    sources: tuple[str, ...],
+    unclassified: bool,
+    search: str | None,
+    since: str | None,
+    limit: int | None,
+    fmt: str,
+    with_text: bool,
+) -> None:
+    """The stored documents, newest first, with the events the rules made of each.
+
+    Example: tracker documents --unclassified --source mofcom
+    """
+    from tracker.catalog import list_documents
+    from tracker.store import Store
+    from tracker.timeline import parse_when
+
+    for s in sources:
+        obj.config.source(s)
+    lo = parse_when(since, today=today(obj)) if since else None
+    with Store(obj.config.db_path) as store:
+        docs = list_documents(
+            store,
+            sources=sources,
+            unclassified=unclassified,
+            search=search,
+            since=lo,
+            limit=limit,
+            text=with_text,
+        )
+        if fmt == "json":
+            for chunk in json_array(d.as_dict(text=with_text) for d in docs):
+                click.echo(chunk, nl=False)
+            return
+        shown = 0
+        for doc in docs:
+            if not shown:
+                click.echo(f"{'id':>5} {'issued':<10} {'document':<18} {'sources':<16} {'events':<24} title")
+            click.echo(document_line(doc))
+            if with_text and doc.text:
+                click.echo(textwrap.indent(doc.text.rstrip(), " " * 6))
+            shown += 1
+        if not shown:
+            click.echo("no documents match")
+
+
+def document_line(doc: StoredDocument) -> str:
+    """One document as a table line: id, date of issue, number, sources, event actions, title."""
+    # sources and actions are what a maintainer looks for: never cut, at worst they push the title on
+    actions = ",".join(e.action for e in doc.events) or "-"
+    return (
+        f"{doc.id:>5} {doc.issued or '-':<10} {clip(doc.doc_number or '-', 18):<18} "
+        f"{','.join(doc.sources) or '-':<16} {actions:<24} {clip(doc.title, 60)}"
+    )
+
+
+def json_array(items: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """A JSON array laid out as `json.dumps(..., indent=2)` lays it out, written one item at a time
+    (a large database never sits in memory)."""
+    first = True
+    for item in items:
+        # strings escape their newlines, so every newline here is layout: indent it one level
+        body = json.dumps(item, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        yield ("[\n  " if first else ",\n  ") + body
+        first = False
+    yield "[]\n" if first else "\n]\n"
