@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from tracker.models import SCOPED_KINDS, scoped_number_key
 from tracker.rules import CONTROL_ACTIONS, DocView, Draft, RuleSet
 from tracker.state import measure_keys, refresh_states
 from tracker.store import Store, now_iso
@@ -52,6 +53,11 @@ def identity(row: dict[str, Any]) -> str:
     )
     if presidential and row["published"]:
         return f"pres:{norm_title(row['title'])}:{row['published']}"
+    if row["doc_number"] and row.get("source_kind") in SCOPED_KINDS:
+        # a config-only source's "No. 9" is an action only within its scope and year
+        scope = meta.get("number_scope") or row["source"]
+        published = date.fromisoformat(row["published"]) if row["published"] else None
+        return scoped_number_key(scope, str(row["doc_number"]), published) or f"doc:{row['id']}"
     if row["doc_number"]:
         return str(row["doc_number"])
     return f"doc:{row['id']}"

@@ -15,6 +15,32 @@ def sha256(data: bytes | str) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# the kinds a source can be made of in config alone: their numbers and guids are keys only within
+# their scope (the source's `authority`, else its name); the built-in kinds know what their
+# numbers mean and keep them global (MOFCOM 2025-70 is one announcement wherever it is posted)
+SCOPED_KINDS = ("html-list", "rss")
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+_ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+")
+
+
+def scoped_number_key(scope: str, number: str, published: date | None) -> str | None:
+    """The key of a config-only source's document number: the number within its scope, with the
+    year of issue unless the number holds a year; None (the URL decides) when neither is known."""
+    if _YEAR.search(number):
+        return f"no:{scope}|{number}"
+    if published is not None:
+        return f"no:{scope}|{number}|{published.year}"
+    return None
+
+
+def guid_key(guid: str, scope: str | None = None) -> str:
+    """The key of a feed item's guid: global when it is an absolute URL (it names its publisher),
+    else, for a config-only source, only within `scope` (a bare '123' is unique to one feed)."""
+    if scope is None or _ABSOLUTE_URL.match(guid):
+        return f"guid:{guid}"
+    return f"guid:{scope}|{guid}"
+
+
 @dataclass
 class Document:
     """One announcement as a source delivered it, before storage."""
@@ -31,6 +57,8 @@ class Document:
     kind: str = "announcement"
     meta: dict[str, Any] = field(default_factory=dict)
     source_kind: str = ""  # the kind of the source that delivered it (set by the source)
+    # config-only kinds: the scope its doc_number is a key within (None: the number is global)
+    number_scope: str | None = None
 
     @property
     def content_hash(self) -> str:
@@ -40,7 +68,10 @@ class Document:
     @property
     def all_keys(self) -> list[str]:
         """Identifiers that make two deliveries the same announcement, strongest first."""
-        keys = [self.doc_number] if self.doc_number else []
+        number: str | None = self.doc_number
+        if number and self.number_scope is not None:
+            number = scoped_number_key(self.number_scope, number, self.published)
+        keys = [number] if number else []
         return keys + [k for k in self.keys if k and k not in keys]
 
 

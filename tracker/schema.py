@@ -309,6 +309,263 @@ def _m0007(db: sqlite_utils.Database) -> None:
         "ALTER TABLE fetch_runs ADD COLUMN notes TEXT",
         # the kind of source that read the list (its rules diff the list), kept beside the version
         "ALTER TABLE list_versions ADD COLUMN source_kind TEXT NOT NULL DEFAULT 'usgs-list'",
+        # what a page told us that is needed again when it answers 304 (the CMS list endpoint a
+        # column page names)
+        "ALTER TABLE http_cache ADD COLUMN derived TEXT",
     ]
     for stmt in statements:
         db.execute(stmt)
+
+
+# Frozen copies of the key rules of tracker.models as of 0008: a migration's result must not change
+# when live code does. The scope is the source's name (`authority` came with this migration).
+_YEAR_0008 = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+_URL_0008 = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+")
+
+
+def _number_key_0008(scope: str, number: str, published: str | None) -> str | None:
+    if _YEAR_0008.search(number):
+        return f"no:{scope}|{number}"
+    if published:
+        return f"no:{scope}|{number}|{published[:4]}"
+    return None
+
+
+@migrations(name="0008_source_scoped_numbers")
+def _m0008(db: sqlite_utils.Database) -> None:
+    # Config-only sources (html-list, rss) were matched on bare numbers ("9") and guids ("123")
+    # across sources and years: different notices became one document, the later ones kept only as
+    # versions. Each such document is split again, one document per URL, and its keys are scoped.
+    # The drafts of split documents are deleted and events are not rebuilt here (that needs live
+    # code): the CHANGELOG tells users with html-list or rss sources to run `tracker reclassify`.
+    reread: set[str] = set()
+    ids = [
+        r[0]
+        for r in db.execute("SELECT id FROM documents WHERE source_kind IN ('html-list', 'rss') ORDER BY id")
+    ]
+    for doc_id in ids:
+        reread |= _split_0008(db, doc_id)
+    # the next fetch reads these sources' lists again in full, bringing the split documents'
+    # dates of issue (stored nowhere per URL before)
+    for source in sorted(reread):
+        db.execute("INSERT OR IGNORE INTO source_state(source) VALUES (?)", [source])
+        db.execute("UPDATE source_state SET incomplete = 1 WHERE source = ?", [source])
+
+
+def _split_0008(db: sqlite_utils.Database, doc_id: int) -> set[str]:
+    """Split one document of a config-only kind and scope its keys; returns the sources whose
+    lists the next fetch must read again (to date what the split left without a date)."""
+    doc = next(db.query("SELECT * FROM documents WHERE id = ?", [doc_id]))
+    number = doc["doc_number"]
+    urls: dict[str, list[dict[str, Any]]] = {}
+    for r in db.query(
+        "SELECT * FROM document_urls WHERE document_id = ? ORDER BY first_seen, source", [doc_id]
+    ):
+        urls.setdefault(r["url"], []).append(r)
+    sources = {doc["source"]} | {r["source"] for rows in urls.values() for r in rows}
+    keys = [r[0] for r in db.execute("SELECT key FROM document_keys WHERE document_id = ?", [doc_id])]
+    if doc["source_kind"] == "html-list":
+        bare = [k for k in keys if k == number]
+    else:  # a guid key that is no URL, and not yet scoped
+        bare = [
+            k
+            for k in keys
+            if k.startswith("guid:")
+            and not _URL_0008.match(k[5:])
+            and not any(k.startswith(f"guid:{s}|") for s in sources)
+        ]
+    own_rows = urls.get(doc["url"], [])
+    own_sources = {r["source"] for r in own_rows} or {doc["source"]}
+    plan = _moving_urls_0008(db, doc, urls, own_sources, global_key=any(k not in bare for k in keys))
+    # a changed page at another URL had its text and date of issue written over the document's
+    # together: the date the row holds came with the text it shows, so it goes with that URL
+    shows_own = bool(own_rows) and _latest_0008(own_rows)["content_hash"] == doc["content_hash"]
+    showing = [p for p in plan if p[2]["content_hash"] == doc["content_hash"]]
+    dated = None if shows_own or not showing else max(showing, key=lambda p: p[2]["last_seen"])[0]
+    published = None if dated is not None else doc["published"]
+    meta = json.loads(doc["meta"] or "{}")
+    for url, rows, current, shown in plan:
+        moved_date = doc["published"] if url == dated else None
+        new_id = _split_off_0008(db, doc, meta, url, rows, current, shown, moved_date)
+        for s in sorted({r["source"] for r in rows}):
+            _add_keys_0008(db, new_id, _scoped_keys_0008(doc["source_kind"], s, number, moved_date, bare))
+    if plan:
+        _restore_own_text_0008(db, doc, own_rows)
+        db.execute("DELETE FROM event_drafts WHERE document_id = ?", [doc_id])
+    for key in bare:
+        db.execute("DELETE FROM document_keys WHERE key = ? AND document_id = ?", [key, doc_id])
+    moved = {p[0] for p in plan}
+    for s in sorted({r["source"] for u, rows in urls.items() if u not in moved for r in rows} | own_sources):
+        _add_keys_0008(db, doc_id, _scoped_keys_0008(doc["source_kind"], s, number, published, bare))
+    db.execute(
+        "UPDATE documents SET meta = ?, published = ? WHERE id = ?",
+        [
+            json.dumps({**meta, "number_scope": doc["source"]}, ensure_ascii=False, sort_keys=True),
+            published,
+            doc_id,
+        ],
+    )
+    return {r["source"] for p in plan for r in p[1]} | (own_sources if dated is not None else set())
+
+
+def _latest_0008(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return max(rows, key=lambda r: r["last_seen"])
+
+
+def _moving_urls_0008(
+    db: sqlite_utils.Database,
+    doc: dict[str, Any],
+    urls: dict[str, list[dict[str, Any]]],
+    own_sources: set[str],
+    *,
+    global_key: bool,
+) -> list[tuple[str, list[dict[str, Any]], dict[str, Any], dict[str, Any]]]:
+    """The URLs that leave the document: (url, its URL rows, the latest of them, the version with
+    its last text). What still makes two URLs one: for a feed, an FR number or URL guid (global)
+    or the same feed; for a list, the same source and a number that holds its year. A number
+    without one was matched across years, and no URL's year of issue was kept: those URLs go."""
+    kind, number = doc["source_kind"], doc["doc_number"]
+    same_source_merges = kind == "rss" or bool(number and _YEAR_0008.search(number))
+    plan = []
+    for url, rows in urls.items():
+        if url == doc["url"] or (kind == "rss" and global_key):
+            continue
+        if same_source_merges and own_sources & {r["source"] for r in rows}:
+            continue
+        current = _latest_0008(rows)
+        # the text the URL showed last: a version of it, or (when its text equalled one already
+        # kept) the version with that text; a URL whose text cannot be found stays where it is
+        shown = next(
+            db.query(
+                "SELECT * FROM document_versions WHERE document_id = ? AND (content_hash = ? OR url = ?)"
+                " ORDER BY content_hash = ? DESC, url = ? DESC, version DESC LIMIT 1",
+                [doc["id"], current["content_hash"], url, current["content_hash"], url],
+            ),
+            None,
+        )
+        if shown is not None:
+            plan.append((url, rows, current, shown))
+    return plan
+
+
+def _add_keys_0008(db: sqlite_utils.Database, doc_id: int, keys: list[str]) -> None:
+    for key in keys:
+        db.execute("INSERT OR IGNORE INTO document_keys(key, document_id) VALUES (?, ?)", [key, doc_id])
+
+
+def _scoped_keys_0008(
+    kind: str, scope: str, number: str | None, published: str | None, bare: list[str]
+) -> list[str]:
+    if kind == "html-list":
+        key = _number_key_0008(scope, number, published) if number else None
+        return [key] if key else []
+    return [f"guid:{scope}|{k[5:]}" for k in bare]
+
+
+def _split_off_0008(
+    db: sqlite_utils.Database,
+    doc: dict[str, Any],
+    meta: dict[str, Any],
+    url: str,
+    rows: list[dict[str, Any]],
+    current: dict[str, Any],
+    shown: dict[str, Any],
+    published: str | None,
+) -> int:
+    """A document of its own for `url`, with its versions, URL rows, full text and pending text.
+    Dates of issue were kept per document, not per URL: unless `published` is the one recovered
+    for it, NULL until the next fetch brings it."""
+    source = rows[0]["source"]
+    cur = db.execute(
+        """INSERT INTO documents(source, url, title, published, language, doc_number, kind, text,
+               content_hash, raw_hash, version, meta, first_seen, fetched_at, updated_at, source_kind)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)""",
+        [
+            source,
+            url,
+            shown["title"],
+            published,
+            doc["language"],
+            doc["doc_number"],
+            doc["kind"],
+            shown["text"],
+            shown["content_hash"],
+            current["raw_hash"],
+            json.dumps(
+                {**meta, "number_scope": source, "split_from": doc["id"]}, ensure_ascii=False, sort_keys=True
+            ),
+            min(r["first_seen"] for r in rows),
+            max(r["last_seen"] for r in rows),
+            max(r["last_seen"] for r in rows),
+            doc["source_kind"],
+        ],
+    )
+    new_id = int(cur.lastrowid or 0)
+    versions = [
+        r[0]
+        for r in db.execute(
+            "SELECT id FROM document_versions WHERE document_id = ? AND url = ? ORDER BY version",
+            [doc["id"], url],
+        )
+    ]
+    for n, vid in enumerate(versions, 1):
+        db.execute("UPDATE document_versions SET document_id = ?, version = ? WHERE id = ?", [new_id, n, vid])
+    if shown["url"] != url:  # its text equalled one kept under another URL: copy that version
+        versions.append(shown["id"])
+        db.execute(
+            """INSERT INTO document_versions(document_id, version, url, title, text, content_hash, raw_hash,
+                   fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                new_id,
+                len(versions),
+                url,
+                shown["title"],
+                shown["text"],
+                shown["content_hash"],
+                current["raw_hash"],
+                current["last_seen"],
+            ],
+        )
+    db.execute("UPDATE documents SET version = ? WHERE id = ?", [len(versions), new_id])
+    for table in ("document_urls", "pending_texts", "list_versions"):
+        db.execute(
+            f"UPDATE {table} SET document_id = ? WHERE document_id = ? AND url = ?", [new_id, doc["id"], url]
+        )
+    db.execute(
+        "INSERT INTO documents_fts(rowid, title, body) VALUES (?, ?, ?)",
+        [new_id, fts_text(shown["title"]), fts_text(shown["text"])],
+    )
+    # read the page again on the next fetch (it brings the date of issue), not a 304
+    db.execute("DELETE FROM http_cache WHERE url = ?", [url])
+    return new_id
+
+
+def _restore_own_text_0008(
+    db: sqlite_utils.Database, doc: dict[str, Any], own_rows: list[dict[str, Any]]
+) -> None:
+    """A changed page at a URL now split off had replaced the document's title and text: give it
+    back those of its own URL."""
+    if not own_rows:
+        return
+    current = _latest_0008(own_rows)
+    if current["content_hash"] == doc["content_hash"]:
+        return
+    shown = next(
+        db.query(
+            "SELECT * FROM document_versions WHERE document_id = ? AND content_hash = ?"
+            " ORDER BY url = ? DESC, version DESC LIMIT 1",
+            [doc["id"], current["content_hash"], doc["url"]],
+        ),
+        None,
+    )
+    if shown is None:
+        return
+    db.execute(
+        "UPDATE documents SET title = ?, text = ?, content_hash = ?, raw_hash = ? WHERE id = ?",
+        [shown["title"], shown["text"], shown["content_hash"], current["raw_hash"], doc["id"]],
+    )
+    db.execute("DELETE FROM documents_fts WHERE rowid = ?", [doc["id"]])
+    db.execute(
+        "INSERT INTO documents_fts(rowid, title, body) VALUES (?, ?, ?)",
+        [doc["id"], fts_text(shown["title"]), fts_text(shown["text"])],
+    )

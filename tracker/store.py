@@ -104,11 +104,18 @@ class Store:
 
     def document_id_for(self, doc: Document) -> int | None:
         """The stored document this delivery belongs to: by any of its keys, else by URL (unless
-        the document at that URL has another number: a page that now shows a new announcement)."""
+        the document at that URL has another number: a page that now shows a new announcement).
+        A config-only source's URL comes first: its scoped keys are only as good as the dates it
+        had (a document split off by migration 0008 gets its key on the next fetch)."""
+        if doc.number_scope is not None and (by_url := self._document_at_url(doc)) is not None:
+            return by_url
         for key in doc.all_keys:
             row = self.db.execute("SELECT document_id FROM document_keys WHERE key = ?", [key]).fetchone()
             if row:
                 return int(row[0])
+        return self._document_at_url(doc)
+
+    def _document_at_url(self, doc: Document) -> int | None:
         row = self.db.execute(
             "SELECT u.document_id, d.doc_number FROM document_urls u JOIN documents d ON d.id = u.document_id"
             " WHERE u.url = ? ORDER BY u.last_seen DESC, u.document_id DESC LIMIT 1",
@@ -122,9 +129,28 @@ class Store:
         """True when a document was already stored from `url`."""
         return self.db.execute("SELECT 1 FROM document_urls WHERE url = ?", [url]).fetchone() is not None
 
+    def url_known_by(self, url: str, source: str) -> bool:
+        """True when `source` already stored a document from `url`."""
+        row = self.db.execute(
+            "SELECT 1 FROM document_urls WHERE url = ? AND source = ? LIMIT 1", [url, source]
+        ).fetchone()
+        return row is not None
+
     def key_known(self, key: str) -> bool:
         """True when a document with this identifier (document number, guid) is stored."""
         return self.db.execute("SELECT 1 FROM document_keys WHERE key = ?", [key]).fetchone() is not None
+
+    def fill_published(self, doc_id: int, published: date | None) -> bool:
+        """Give a stored document without a date of issue the one a delivery of it brings (a
+        document split off by migration 0008 has none); True when it did."""
+        if published is None:
+            return False
+        with self.write():
+            cur = self.db.execute(
+                "UPDATE documents SET published = ? WHERE id = ? AND published IS NULL",
+                [published.isoformat(), doc_id],
+            )
+        return cur.rowcount > 0
 
     def save_document(self, doc: Document, fetched_at: str | None = None) -> tuple[str, int]:
         """Store one delivery of an announcement, atomically. Returns (outcome, document id), the

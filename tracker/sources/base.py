@@ -140,8 +140,10 @@ class SourceKind:
         doc.source_kind = self.kind
         with self.store.write():
             outcome, doc_id = self.store.save_document(doc)
+            # an unchanged page may still bring the date of issue its document lacks
+            dated = outcome == "unchanged" and self.store.fill_published(doc_id, doc.published)
             self.after_store(doc, doc_id, outcome)
-            if self.on_saved is not None and outcome != "unchanged":
+            if self.on_saved is not None and (outcome != "unchanged" or dated):
                 self.on_saved(self.store, doc_id)
         return outcome, doc_id
 

@@ -5,16 +5,31 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from typing import Any
+from datetime import date
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import feedparser
+from bs4 import Tag
 
-from tracker.errors import ParseError
+from tracker.errors import ConfigError, ParseError
 from tracker.http import Response
-from tracker.models import Document, sha256
+from tracker.models import Document, guid_key, sha256
 from tracker.sources.base import Item, ListSource, Page
-from tracker.textutil import collapse, decode_bytes, element_text, html_fragment_text, parse_feed_date, soup
+from tracker.textutil import (
+    collapse,
+    decode_bytes,
+    element_text,
+    html_fragment_text,
+    parse_feed_date,
+    presidential_key,
+    signing_date,
+    soup,
+)
+
+if TYPE_CHECKING:
+    from tracker.config import SourceConfig
 
 _FR_LINK = re.compile(r"federalregister\.gov/(?:documents|d)/(?:\d{4}/\d{2}/\d{2}/)?(\d{4}-\d{4,6})\b")
 _WP_FOOTER = re.compile(r"\n?The post .{1,400}? appeared first on .{1,200}?\.?\s*$", re.S)
@@ -27,6 +42,16 @@ class FeedSettings:
     fetch_articles: bool = True  # follow an item's link (same host only) when the feed has no body
     body_selector: str = "article, main, body"
     page_param: str = ""  # query parameter for older pages in `backfill` (e.g. 'paged'); empty: none
+    drop_selector: str = ""  # elements of a body that are not its text (navigation, menus)
+
+
+@dataclass(frozen=True)
+class RssSettings(FeedSettings):
+    """A feed's settings, and `authority`: whose items they are (default: the source's name). A
+    guid that is not an absolute URL ('123') identifies an item only within its authority: two
+    feeds' item '123' are two documents unless both sources name the same `authority`."""
+
+    authority: str = ""
 
 
 class RssSource(ListSource):
@@ -34,7 +59,7 @@ class RssSource(ListSource):
     from content:encoded, else the description, else (optionally) the linked page."""
 
     kind = "rss"
-    Settings = FeedSettings
+    Settings: ClassVar[type] = RssSettings  # not narrowed: WordPress brings its own settings
     language = ""
 
     def parse_page(self, resp: Response, url: str, page_no: int) -> Page:
@@ -59,14 +84,18 @@ class RssSource(ListSource):
             body_html = entry["content"][0].get("value", "")
         elif entry.get("summary"):
             body_html = entry["summary"]
-        text = self.clean_body(html_fragment_text(body_html) if body_html else "", title)
+        text = self.body_text(body_html, title)
         published = parse_feed_date(entry.get("published") or entry.get("updated"))
         # WordPress double-escapes categories: <![CDATA[Briefings &amp; Statements]]>
         tags = [html.unescape(t.get("term")) for t in entry.get("tags", []) if t.get("term")]
         meta: dict[str, Any] = {"guid": guid, "categories": tags}
         if entry.get("published"):
             meta["pub_date"] = entry["published"]
-        keys = [f"guid:{guid}"]
+        # a generic feed's '123' is only its own; the built-in kinds' guids are URLs and global
+        scope = (self.settings.authority.strip() or self.name) if self.kind == "rss" else None
+        if scope is not None:
+            meta["number_scope"] = scope
+        keys = [guid_key(guid, scope)]
         if fr := _FR_LINK.search(link):  # a Federal Register feed: same key as the API's document
             keys.insert(0, f"FR {fr.group(1)}")
         doc = Document(
@@ -80,15 +109,33 @@ class RssSource(ListSource):
             keys=keys,
             kind="feed-item",
             meta=meta,
+            number_scope=scope,
         )
+        self.finish_item(doc, entry)
         follow = not text and self.settings.fetch_articles and bool(link)
         return Item(
             url=link or guid, title=title, published=published, keys=keys, document=doc, follow=follow
         )
 
+    def body_text(self, body_html: str, title: str) -> str:
+        """The text of an entry's body HTML, without `drop_selector` elements and boilerplate."""
+        if not body_html:
+            return ""
+        if not self.settings.drop_selector:
+            return self.clean_body(html_fragment_text(body_html), title)
+        node = soup(f"<div>{body_html}</div>").find("div")
+        if not isinstance(node, Tag):
+            return ""
+        for junk in node.select(self.settings.drop_selector):
+            junk.decompose()
+        return self.clean_body(element_text(node), title)
+
     def clean_body(self, text: str, title: str) -> str:
         """Feed body text with publisher boilerplate removed."""
         return text
+
+    def finish_item(self, doc: Document, entry: Any) -> None:
+        """Last touches to an entry's document (a kind's own keys and dates)."""
 
     def fetch_document(self, item: Item) -> Document | None:
         shell = item.document
@@ -123,20 +170,41 @@ class RssSource(ListSource):
 
 @dataclass(frozen=True)
 class WordPressSettings(FeedSettings):
-    """WordPress defaults: article body in .entry-content, older pages at ?paged=N."""
+    """WordPress defaults: article body in .entry-content, older pages at ?paged=N, the site's
+    topper and navigation blocks dropped from the text; `timezone` is the site's own zone, in
+    which an item's date is read (pubDate is in UTC: an order posted late in the evening in
+    Washington carries the next day's date)."""
 
     body_selector: str = ".entry-content, .wp-block-post-content, article, main"
     page_param: str = "paged"
+    drop_selector: str = '[class*="-topper"], nav, form, select, .screen-reader-text'
+    timezone: str = ""  # e.g. "America/New_York"; empty: the offset the feed gives
+    presidential_category: str = "Presidential Actions"  # items keyed by title and signing date
 
 
 class WordPressRssSource(RssSource):
     """A WordPress RSS 2.0 feed such as the White House's (presidential actions, fact sheets,
     briefings and statements): guid is the stable key, the body is content:encoded without the
-    topper and the 'The post … appeared first on …' footer; `backfill` walks ?paged=N until 404."""
+    topper and navigation blocks and the 'The post … appeared first on …' footer; a presidential
+    action is dated by the signing date under its text and matches its Federal Register document
+    by title and that date; `backfill` walks ?paged=N until 404."""
 
     kind = "wordpress-rss"
     Settings = WordPressSettings
     language = "en"
+
+    @classmethod
+    def validate(cls, config: SourceConfig, file: str) -> None:
+        tz = config.settings.timezone
+        if tz:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(tz)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ConfigError(
+                    f"unknown time zone {tz!r}", file=file, key=f"sources.{config.name}.timezone"
+                ) from None
 
     def clean_body(self, text: str, title: str) -> str:
         text = _WP_FOOTER.sub("", text).strip()
@@ -144,3 +212,28 @@ class WordPressRssSource(RssSource):
         if lines and collapse(lines[0]).lower() == collapse(title).lower():
             lines = lines[1:]
         return "\n".join(lines).strip()
+
+    def finish_item(self, doc: Document, entry: Any) -> None:
+        local = _local_date(entry.get("published") or entry.get("updated"), self.settings.timezone)
+        doc.published = local or doc.published
+        category = self.settings.presidential_category
+        if not category or category not in doc.meta.get("categories", []):
+            return
+        signed = signing_date(doc.text)
+        if signed is not None:
+            doc.meta["signing_date"] = signed.isoformat()
+            doc.published = signed
+        if doc.published is not None:
+            doc.keys.append(presidential_key(doc.title, doc.published))
+
+
+def _local_date(raw: str | None, tz: str) -> date | None:
+    """The date of a feed timestamp in the zone `tz` (None when either is missing or unreadable)."""
+    if not raw or not tz:
+        return None
+    from zoneinfo import ZoneInfo
+
+    try:
+        return parsedate_to_datetime(raw).astimezone(ZoneInfo(tz)).date()
+    except (TypeError, ValueError, IndexError):
+        return None

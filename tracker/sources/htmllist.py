@@ -25,7 +25,12 @@ if TYPE_CHECKING:
 class HtmlListSettings:
     """CSS selectors: `item` (required) for each entry, `title`, `link` and `date` within it,
     `next` for the older-page link, `body` for the text of the linked page (empty: title only),
-    `number` a regular expression whose first group is the document number."""
+    `number` a regular expression whose first group is the document number, `authority` the body
+    that issues the numbers (default: the source's name).
+
+    A number identifies a notice only within its authority and year: two sources' "No. 9" are two
+    documents unless both name the same `authority`; a number without a 4-digit year is taken with
+    the year of the date of issue, and when that is unknown too the URL alone identifies it."""
 
     item: str = ""
     title: str = "a"
@@ -34,12 +39,15 @@ class HtmlListSettings:
     next: str = ""
     body: str = ""
     number: str = ""
+    authority: str = ""
 
 
 class HtmlListSource(ListSource):
     """Any HTML list of announcements, described by CSS selectors in config (`item`, `title`,
     `link`, `date`, optional `next` and `body`); each item's link is followed (same host only)
-    when `body` is set. A page where `item` matches nothing is a failure (layout changed)."""
+    when `body` is set. A page where `item` matches nothing is a failure (layout changed). A
+    `number` identifies a notice within the source's `authority` (default: its name) and year of
+    issue only; without a year in the number or a date of issue, the URL identifies it."""
 
     kind = "html-list"
     Settings = HtmlListSettings
@@ -101,6 +109,7 @@ class HtmlListSource(ListSource):
             item = Item(url=link, title=title, published=published)
             if not s.body:
                 item.document = self._document(link, title, "", published, repr((title, published)).encode())
+                item.keys = item.document.all_keys  # known by its scoped number, not a bare one
             items.append(item)
         nxt = None
         if s.next:
@@ -128,6 +137,7 @@ class HtmlListSource(ListSource):
         if self.settings.number:
             m = re.search(self.settings.number, title + "\n" + text)
             number = collapse(m.group(1)) if m else None
+        scope = self.settings.authority.strip() or self.name
         return Document(
             source=self.name,
             url=url,
@@ -137,6 +147,8 @@ class HtmlListSource(ListSource):
             published=published,
             language=self.lang(title + "\n" + text),
             doc_number=number,
+            meta={"number_scope": scope},  # events tell apart two scopes' notices of one number
+            number_scope=scope,
         )
 
     def parse_file(self, content: bytes, url: str, content_type: str | None = None) -> list[Document]:
