@@ -51,6 +51,7 @@ class SourceConfig:
     recheck: bool = True
     language: str | None = None
     allowed_hosts: tuple[str, ...] = ()
+    user_agent: str | None = None  # this source's own User-Agent (a site that refuses the default)
     settings: Any = None
 
     @property

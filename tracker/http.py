@@ -5,8 +5,8 @@ from __future__ import annotations
 import email.utils
 import threading
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -15,7 +15,12 @@ from tracker.config import FetchSettings
 from tracker.errors import FetchError
 
 REDIRECTS = {301, 302, 303, 307, 308}
+REFUSALS = {401, 403, 412}  # a firewall or bot wall turning the client away
 MAX_RETRY_AFTER = 120.0
+REFUSED_HINT = (
+    "the site refused this client (it may block automated clients); set user_agent in [fetch] or in "
+    "this source's table to an identifying browser-like string, or try again later"
+)
 
 
 @dataclass
@@ -29,11 +34,15 @@ class Response:
     etag: str | None = None
     last_modified: str | None = None
     location: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def not_modified(self) -> bool:
         """True for a 304 answer to a conditional GET."""
         return self.status == 304
+
+
+Recorder = Callable[[Response], None]  # sees every response as received (`tracker check --save`)
 
 
 def host_of(url: str) -> str:
@@ -57,6 +66,7 @@ class HttpClient:
         self._last_request: dict[str, float] = {}
         self._local = threading.local()
         self.requests = 0
+        self.recorder: Recorder | None = None
 
     @property
     def thread_requests(self) -> int:
@@ -82,14 +92,16 @@ class HttpClient:
         last_modified: str | None = None,
         timeout: float | None = None,
         ok_statuses: Iterable[int] = (),
+        headers: Mapping[str, str] | None = None,
     ) -> Response:
         """GET `url`, following redirects only within `allowed_hosts`; raise FetchError on failure.
 
         A 304 comes back as a Response (see `not_modified`); so does any status in `ok_statuses`
-        (a caller that treats 404 as 'end of pages', say)."""
+        (a caller that treats 404 as 'end of pages', say). `headers` are sent as well (a Referer,
+        a source's own User-Agent)."""
         hosts = {h.lower() for h in allowed_hosts}
         self._check_host(url, hosts)
-        headers = {}
+        headers = dict(headers or {})
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -169,24 +181,30 @@ class HttpClient:
             with self._client.stream("GET", url, headers=headers, timeout=t) as r:
                 _check_deadline(deadline, limit, url)
                 status = r.status_code
-                if status in REDIRECTS:
-                    return Response(url, status, b"", None, location=r.headers.get("location"))
-                if status == 304:
-                    return Response(
+                head = dict(r.headers)
+                if status in REDIRECTS or status == 304:
+                    resp = Response(
                         url,
-                        304,
+                        status,
                         b"",
                         r.headers.get("content-type"),
                         r.headers.get("etag"),
                         r.headers.get("last-modified"),
+                        location=r.headers.get("location"),
+                        headers=head,
                     )
-                if status >= 500 or status == 429:
-                    raise _Retryable(
-                        FetchError(f"HTTP {status}", url=url, status=status),
-                        _retry_after(r.headers.get("retry-after")),
-                    )
+                    self._record(resp)
+                    return resp
                 if status >= 400 and status not in ok:
-                    raise FetchError(f"HTTP {status}", url=url, status=status)
+                    if self.recorder is not None:  # keep what the server said, for a fixture
+                        body = self._read(r, cap, deadline, limit, url, status, lenient=True)
+                        self._record(Response(url, status, body, r.headers.get("content-type"), headers=head))
+                    error = FetchError(f"HTTP {status}", url=url, status=status)
+                    if status >= 500 or status == 429:
+                        raise _Retryable(error, _retry_after(r.headers.get("retry-after")))
+                    if status in REFUSALS:
+                        error = FetchError(f"HTTP {status}: {REFUSED_HINT}", url=url, status=status)
+                    raise error
                 declared = r.headers.get("content-length")
                 if (
                     declared
@@ -199,22 +217,17 @@ class HttpClient:
                         url=url,
                         status=status,
                     )
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in r.iter_bytes():
-                    _check_deadline(deadline, limit, url)
-                    size += len(chunk)
-                    if size > cap:
-                        raise FetchError(f"response exceeds the {cap:,}-byte limit", url=url, status=status)
-                    chunks.append(chunk)
-                return Response(
+                resp = Response(
                     str(r.url),
                     status,
-                    b"".join(chunks),
+                    self._read(r, cap, deadline, limit, url, status),
                     r.headers.get("content-type"),
                     r.headers.get("etag"),
                     r.headers.get("last-modified"),
+                    headers=head,
                 )
+                self._record(resp)
+                return resp
         except httpx.TimeoutException:
             raise _Retryable(FetchError("timed out", url=url)) from None
         except httpx.DecodingError as exc:
@@ -223,6 +236,37 @@ class HttpClient:
             raise _Retryable(
                 FetchError(f"{type(exc).__name__}: {exc or 'connection failed'}", url=url)
             ) from None
+
+    @staticmethod
+    def _read(
+        r: httpx.Response,
+        cap: int,
+        deadline: float,
+        limit: float,
+        url: str,
+        status: int,
+        *,
+        lenient: bool = False,
+    ) -> bytes:
+        """The body, decoded and capped while streaming; `lenient` keeps what arrived instead of
+        failing (the body of an error answer, kept only for the record)."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in r.iter_bytes():
+                _check_deadline(deadline, limit, url)
+                size += len(chunk)
+                if size > cap:
+                    raise FetchError(f"response exceeds the {cap:,}-byte limit", url=url, status=status)
+                chunks.append(chunk)
+        except (FetchError, _Retryable, httpx.HTTPError):
+            if not lenient:
+                raise
+        return b"".join(chunks)
+
+    def _record(self, resp: Response) -> None:
+        if self.recorder is not None:
+            self.recorder(resp)
 
 
 class _Retryable(Exception):
