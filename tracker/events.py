@@ -100,7 +100,7 @@ class Classifier:
         """What the rules make of one stored document (list kinds: the diff with the last version)."""
         view = doc_view(row)
         drafts = self.ruleset.classify(view)
-        if row["kind"] == "list":
+        if _list_version(store, row["id"]) is not None:
             drafts += self._list_drafts(store, row, view)
         return drafts
 
@@ -109,7 +109,8 @@ class Classifier:
         row = _document(store, doc_id)
         if row is None:
             return set()
-        ident = identity(row) if not row["kind"] == "list" else f"list:{row['doc_number'] or row['id']}"
+        is_list = row["kind"] == "list" or _list_version(store, doc_id) is not None
+        ident = f"list:{row['doc_number'] or row['id']}" if is_list else identity(row)
         new = {event_id(ident, d.action): d for d in self.drafts_for(store, row)}
         with store.write():
             old = {
@@ -129,38 +130,40 @@ class Classifier:
         return touched
 
     def _list_drafts(self, store: Store, row: dict[str, Any], view: DocView) -> list[Draft]:
+        cur = _list_version(store, row["id"])
+        if cur is None:
+            return []
+        kind = cur.get("source_kind") or view.kind
         rules = [
             r
             for r in self.ruleset.rules
             if r.diff_list
-            and (not r.sources or row["source"] in r.sources)
-            and (not r.kinds or view.kind in r.kinds)
+            and (not r.sources or cur["source"] in r.sources)
+            and (not r.kinds or kind in r.kinds)
         ]
         if not rules:
             return []
         rule = rules[0]
-        cur = list(
-            store.db.query(
-                "SELECT * FROM list_versions WHERE document_id = ? ORDER BY id DESC LIMIT 1", [row["id"]]
-            )
-        )
-        if not cur:
-            return []
+        # the list before this one: the source's version with the latest date before it (the order
+        # of arrival among equal dates), whichever URL it came from (each notice has its own)
         prev = list(
             store.db.query(
-                "SELECT * FROM list_versions WHERE source = ? AND url = ? AND id < ? ORDER BY id DESC LIMIT 1",
-                [cur[0]["source"], cur[0]["url"], cur[0]["id"]],
+                """SELECT * FROM list_versions WHERE source = ? AND id != ?
+                     AND (COALESCE(published, '') < COALESCE(?, '')
+                          OR (COALESCE(published, '') = COALESCE(?, '') AND id < ?))
+                   ORDER BY COALESCE(published, '') DESC, id DESC LIMIT 1""",
+                [cur["source"], cur["id"], cur["published"], cur["published"], cur["id"]],
             )
         )
         if not prev:
             return []  # the first version seen is the baseline
         vocab = self.ruleset.vocab
         old = vocab.canonical_items(json.loads(prev[0]["items"]))
-        new = vocab.canonical_items(json.loads(cur[0]["items"]))
+        new = vocab.canonical_items(json.loads(cur["items"]))
         added = [x for x in new if not _covered(x, old, vocab)]
         removed = [x for x in old if not _covered(x, new, vocab)]
         out = []
-        published = date.fromisoformat(cur[0]["published"]) if cur[0]["published"] else view.published
+        published = date.fromisoformat(cur["published"]) if cur["published"] else view.published
         for action, minerals, verb in (
             ("list_addition", added, "added to"),
             ("list_removal", removed, "removed from"),
@@ -194,6 +197,14 @@ def _covered(x: str, items: list[str], vocab: Any) -> bool:
     if term is None:
         return False
     return any(g in items for g in term.groups) or any(m in items for m in term.members)
+
+
+def _list_version(store: Store, doc_id: int) -> dict[str, Any] | None:
+    """The newest list version a document states, if it states one."""
+    rows = list(
+        store.db.query("SELECT * FROM list_versions WHERE document_id = ? ORDER BY id DESC LIMIT 1", [doc_id])
+    )
+    return rows[0] if rows else None
 
 
 def _document(store: Store, doc_id: int) -> dict[str, Any] | None:

@@ -174,7 +174,7 @@ def _content_type(path: Path) -> str | None:
 
 def source_report(config: Config) -> list[dict[str, Any]]:
     """Per configured source: its settings and health (last success, last error, failures in a
-    row, items seen on the last run, documents stored)."""
+    row, items seen on the last run, documents stored, full texts still to read)."""
     with Store(config.db_path) as store:
         counts = store.document_counts()
         rows = []
@@ -194,6 +194,7 @@ def source_report(config: Config) -> list[dict[str, Any]]:
                     "consecutive_failures": state.get("consecutive_failures", 0),
                     "items_seen": state.get("last_items_seen"),
                     "documents": counts.get(s.name, 0),
+                    "texts_pending": store.pending_text_count(s.name),
                 }
             )
     return rows

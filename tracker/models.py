@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -101,6 +102,7 @@ class RunStats:
     skipped_offhost: int = 0
     error: str | None = None
     item_errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth knowing, not a failure (texts refused)
 
     @property
     def ok(self) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 import sqlite_utils
 from sqlite_utils import Migrations

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,23 @@ def now_iso() -> str:
 
 
 @dataclass
+class PendingText:
+    """A document whose full text is still to be read."""
+
+    url: str
+    document_id: int
+    attempts: int
+    last_error: str | None
+
+
+@dataclass
 class CacheEntry:
     """What we know of a URL from its last successful fetch."""
 
     etag: str | None
     last_modified: str | None
     content_hash: str | None
+    derived: str | None = None  # what the page told us, for when it answers 304
 
 
 class Store:
@@ -264,7 +275,29 @@ class Store:
             "UPDATE documents SET doc_number = COALESCE(doc_number, ?), published = COALESCE(published, ?) WHERE id = ?",
             [doc.doc_number, _iso(doc.published), doc_id],
         )
+        stored_text = self.db.execute("SELECT text FROM documents WHERE id = ?", [doc_id]).fetchone()[0]
+        if not (stored_text or "").strip() and doc.text.strip():
+            # the first delivery had no text (a refused full text): this one's text is the document's
+            self.db.execute(
+                "UPDATE documents SET text = ?, content_hash = ?, updated_at = ? WHERE id = ?",
+                [doc.text, sha256(self._title(doc_id) + "\n" + doc.text.strip()), now, doc_id],
+            )
+            self._reindex(doc_id)
+            return "updated"
         return "merged"
+
+    def _title(self, doc_id: int) -> str:
+        return str(
+            self.db.execute("SELECT title FROM documents WHERE id = ?", [doc_id]).fetchone()[0]
+        ).strip()
+
+    def _reindex(self, doc_id: int) -> None:
+        row = self.db.execute("SELECT title, text FROM documents WHERE id = ?", [doc_id]).fetchone()
+        self.db.execute("DELETE FROM documents_fts WHERE rowid = ?", [doc_id])
+        self.db.execute(
+            "INSERT INTO documents_fts(rowid, title, body) VALUES (?, ?, ?)",
+            [doc_id, fts_text(row[0]), fts_text(row[1])],
+        )
 
     def _insert_version(self, doc_id: int, version: int, doc: Document, chash: str, now: str) -> None:
         self.db.execute(
@@ -310,24 +343,109 @@ class Store:
             )
         )
 
+    # --- full texts still to read ----------------------------------------------------------------
+
+    def has_full_text(self, keys: list[str]) -> bool:
+        """True when a stored document with one of these keys has a text and none still pending."""
+        for key in keys:
+            row = self.db.execute(
+                """SELECT d.text, EXISTS (SELECT 1 FROM pending_texts p WHERE p.document_id = d.id)
+                   FROM document_keys k JOIN documents d ON d.id = k.document_id WHERE k.key = ?""",
+                [key],
+            ).fetchone()
+            if row is not None:
+                return bool((row[0] or "").strip()) and not row[1]
+        return False
+
+    def add_pending_text(self, source: str, url: str, document_id: int) -> None:
+        """Remember that a document's full text (at `url`) is still to be read."""
+        with self.write():
+            self.db.execute(
+                """INSERT INTO pending_texts(url, document_id, source, first_seen) VALUES (?, ?, ?, ?)
+                   ON CONFLICT(source, url) DO UPDATE SET document_id = excluded.document_id""",
+                [url, document_id, source, now_iso()],
+            )
+
+    def drop_pending_text(self, source: str, document_id: int) -> None:
+        """The document's full text was read (or it is gone): nothing more to fetch."""
+        with self.write():
+            self.db.execute(
+                "DELETE FROM pending_texts WHERE source = ? AND document_id = ?", [source, document_id]
+            )
+
+    def pending_text_failed(self, source: str, url: str, error: str) -> None:
+        """One more failed attempt at a pending text."""
+        with self.write():
+            self.db.execute(
+                """UPDATE pending_texts SET attempts = attempts + 1, last_error = ?, last_try = ?
+                   WHERE source = ? AND url = ?""",
+                [error, now_iso(), source, url],
+            )
+
+    def pending_texts(self, source: str, limit: int) -> list[PendingText]:
+        """A source's pending texts, never-tried first, then the longest untried."""
+        if limit <= 0:
+            return []
+        rows = self.db.execute(
+            """SELECT url, document_id, attempts, last_error FROM pending_texts WHERE source = ?
+               ORDER BY last_try IS NOT NULL, last_try, first_seen LIMIT ?""",
+            [source, limit],
+        ).fetchall()
+        return [PendingText(*r) for r in rows]
+
+    def pending_text_count(self, source: str) -> int:
+        """How many of a source's documents still wait for their full text."""
+        return int(
+            self.db.execute("SELECT count(*) FROM pending_texts WHERE source = ?", [source]).fetchone()[0]
+        )
+
+    def document_delivery(self, document_id: int, source: str) -> Document | None:
+        """A stored document as `source` delivered it (its URL in that source), to deliver again
+        with more (a full text read later); None when the document or its URL is gone."""
+        row = self.db.execute(
+            """SELECT d.title, d.text, d.published, d.language, d.doc_number, d.kind, d.meta, u.url
+               FROM documents d JOIN document_urls u ON u.document_id = d.id AND u.source = ?
+               WHERE d.id = ? ORDER BY u.last_seen DESC LIMIT 1""",
+            [source, document_id],
+        ).fetchone()
+        if row is None:
+            return None
+        title, text, published, language, number, kind, meta, url = row
+        return Document(
+            source=source,
+            url=url,
+            title=title,
+            text=text,
+            raw_hash=sha256(text),
+            published=date.fromisoformat(published) if published else None,
+            language=language or "en",
+            doc_number=number,
+            kind=kind,
+            meta=json.loads(meta or "{}"),
+        )
+
     # --- conditional GET -----------------------------------------------------------------------
 
     def cache_entry(self, url: str) -> CacheEntry | None:
         """Validators and body hash from the last complete processing of `url`."""
         row = self.db.execute(
-            "SELECT etag, last_modified, content_hash FROM http_cache WHERE url = ?", [url]
+            "SELECT etag, last_modified, content_hash, derived FROM http_cache WHERE url = ?", [url]
         ).fetchone()
         return CacheEntry(*row) if row else None
 
-    def save_cache_entry(self, url: str, etag: str | None, last_modified: str | None, body: bytes) -> None:
+    def save_cache_entry(
+        self, url: str, etag: str | None, last_modified: str | None, body: bytes, derived: str | None = None
+    ) -> None:
         """Remember validators once a response was fully processed (never before: a crash must
-        make the next run read it again)."""
+        make the next run read it again), and what the page told us (`derived`)."""
         with self.write():
             self.db.execute(
-                """INSERT INTO http_cache(url, etag, last_modified, content_hash, updated_at) VALUES (?, ?, ?, ?, ?)
+                """INSERT INTO http_cache(url, etag, last_modified, content_hash, updated_at, derived)
+                   VALUES (?, ?, ?, ?, ?, ?)
                    ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
-                       content_hash = excluded.content_hash, updated_at = excluded.updated_at""",
-                [url, etag, last_modified, sha256(body), now_iso()],
+                       content_hash = excluded.content_hash, updated_at = excluded.updated_at,
+                       derived = excluded.derived""",
+                [url, etag, last_modified, sha256(body), now_iso(), derived],
             )
 
     # --- runs and source health ----------------------------------------------------------------
@@ -351,7 +469,7 @@ class Store:
             self.db.execute(
                 """UPDATE fetch_runs SET finished_at = ?, status = ?, http_status = ?, items_seen = ?,
                        new_documents = ?, updated_documents = ?, pages = ?, requests = ?, not_modified = ?,
-                       error = ? WHERE id = ?""",
+                       error = ?, notes = ? WHERE id = ?""",
                 [
                     now,
                     stats.status,
@@ -363,6 +481,7 @@ class Store:
                     stats.requests,
                     stats.not_modified,
                     error,
+                    "; ".join(stats.notes) or None,
                     run_id,
                 ],
             )
@@ -459,8 +578,31 @@ class Store:
             r["items"] = json.loads(r["items"])
         return rows
 
-    def save_list_version(self, source: str, url: str, document_id: int | None, lv: ListVersion) -> bool:
-        """Store a list version unless it equals the newest one; True when it was new."""
+    def list_versions_at(self, source: str, url: str) -> int:
+        """How many list versions a source kept from one URL."""
+        return int(
+            self.db.execute(
+                "SELECT count(*) FROM list_versions WHERE source = ? AND url = ?", [source, url]
+            ).fetchone()[0]
+        )
+
+    def next_list_document(self, source: str, document_id: int) -> int | None:
+        """The document of the source's list version that follows the one of `document_id` (by date
+        of the list, then order of arrival), if any."""
+        row = self.db.execute(
+            """SELECT n.document_id FROM list_versions c JOIN list_versions n ON n.source = c.source
+               WHERE c.source = ? AND c.document_id = ? AND n.document_id IS NOT NULL
+                 AND (COALESCE(n.published, '') > COALESCE(c.published, '')
+                      OR (COALESCE(n.published, '') = COALESCE(c.published, '') AND n.id > c.id))
+               ORDER BY COALESCE(n.published, ''), n.id LIMIT 1""",
+            [source, document_id],
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def save_list_version(
+        self, source: str, url: str, document_id: int | None, lv: ListVersion, kind: str = "usgs-list"
+    ) -> bool:
+        """Store a list version unless it equals the newest one at `url`; True when it was new."""
         items_hash = sha256("\n".join(lv.items))
         with self.write():
             last = self.db.execute(
@@ -471,7 +613,7 @@ class Store:
                 return False
             self.db.execute(
                 """INSERT INTO list_versions(source, url, document_id, published, stated_count, items,
-                       items_hash, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                       items_hash, fetched_at, source_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [
                     source,
                     url,
@@ -481,6 +623,7 @@ class Store:
                     json.dumps(lv.items, ensure_ascii=False),
                     items_hash,
                     now_iso(),
+                    kind,
                 ],
             )
         return True

@@ -254,3 +254,26 @@ def eo_number(text: str | None) -> str | None:
     """'Executive Order 14241' -> 'EO 14241'."""
     m = _EO.search(text or "")
     return f"EO {m.group(1)}" if m else None
+
+
+# --- presidential documents ----------------------------------------------------------------------
+
+_SIGNED = re.compile(rf"THE WHITE HOUSE,?\s*\n?\s*((?:{_MONTH_RE})\.?\s+\d{{1,2}},\s+\d{{4}})\.?", re.I)
+
+
+def norm_title(title: str) -> str:
+    """Lowercase words only, for matching one action's titles across sources."""
+    return " ".join(re.findall(r"[a-z0-9]+", title.lower().replace("\u2019", "'").replace("'", "")))
+
+
+def presidential_key(title: str, signed: date) -> str:
+    """The key one presidential document has in every source: its title and its signing date (the
+    White House feed and the Federal Register spell and capitalise titles differently)."""
+    return f"pres:{norm_title(title)}:{signed.isoformat()}"
+
+
+def signing_date(text: str) -> date | None:
+    """The date under an order's signature ('THE WHITE HOUSE,\n March 20, 2025.'), the last one
+    in the text."""
+    found = list(_SIGNED.finditer(text))
+    return find_date(found[-1].group(1)) if found else None

@@ -283,6 +283,16 @@ class Scan:
         return kid in self.title_keywords or kid in self.text_keywords
 
 
+_FORMULA_MARK = re.compile(r"[a-z0-9]")
+_TOKEN = re.compile(r"[A-Za-z0-9]+")
+
+
+def _token_at(text: str, start: int) -> str:
+    """The run of letters and digits that begins at `start`."""
+    m = _TOKEN.match(text, start)
+    return m.group(0) if m else ""
+
+
 class Matcher:
     """Every vocabulary alias and every rule keyword compiled into one Aho-Corasick automaton
     (ahocorasick-rs), so a document is read once whatever the number of rules."""
@@ -310,9 +320,11 @@ class Matcher:
         symbols = sorted({t.symbol for t in vocab.terms.values() if t.symbol}, key=len, reverse=True)
         self._symbol_of = {t.symbol: t.id for t in vocab.terms.values() if t.symbol}
         alt = "|".join(symbols) or "(?!)"
-        # a symbol counts only where it must be one: '(Ga)', or a formula such as 'Ga2O3', 'GaAs'
+        # a one-letter symbol in parentheses is as often a list marker ('(B)', '(V)' in legal text)
+        paren = "|".join(s for s in symbols if len(s) > 1) or "(?!)"
+        # a symbol counts only where it must be one: '(Ga)', or a formula such as 'Ga2O3', 'GaAs', 'B4C'
         self._symbols = re.compile(
-            rf"(?=[(A-Z])(?:\((?P<p>{alt})\)|(?<![A-Za-z])(?P<f>{alt})(?=\d|(?:{alt})(?:\d|\b|(?:{alt}))))"
+            rf"(?=[(A-Z])(?:\((?P<p>{paren})\)|(?<![A-Za-z])(?P<f>{alt})(?=\d|(?:{alt})(?:\d|\b|(?:{alt}))))"
         )
 
     def keyword_id(self, keyword: str) -> int:
@@ -354,6 +366,8 @@ class Matcher:
         for part, base, in_title in ((title, 0, True), (text, offset, False)):
             for m in self._symbols.finditer(part):
                 sym = m.group("p") or m.group("f")
+                if not m.group("p") and not _FORMULA_MARK.search(_token_at(part, m.start("f"))):
+                    continue  # 'BY', 'UV' in capitals are words, not formulas: a formula has 'Ga' or '2'
                 start = base + (m.start("p") if m.group("p") else m.start("f"))
                 result.terms.setdefault(self._symbol_of[sym], []).append((in_title, start, start + len(sym)))
         if self.vocab.ambiguous:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from tracker import __version__
 from tracker.errors import ConfigError, FetchError, InputError, Interrupted, LayoutChangedError, SourceError
 from tracker.http import HttpClient, Response, host_of
 from tracker.models import Document, RunStats
@@ -72,6 +73,8 @@ class SourceKind:
         self.store = store
         self.name = config.name
         self.stop: threading.Event | None = None  # set by the runner to stop between documents
+        self.listed = 0  # items found on the first list page (mode "check")
+        self.check_items = 3  # how many of them mode "check" follows
         # called with (store, document id) inside the saving transaction: the classifier
         self.on_saved: Callable[[Store, int], None] | None = None
 
@@ -91,10 +94,21 @@ class SourceKind:
 
     # --- helpers for subclasses ----------------------------------------------------------------
 
-    def get(self, url: str, *, conditional: bool = False, ok_statuses: tuple[int, ...] = ()) -> Response:
-        """GET within this source's hosts, with its timeout; conditional on stored validators."""
+    def get(
+        self,
+        url: str,
+        *,
+        conditional: bool = False,
+        ok_statuses: tuple[int, ...] = (),
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """GET within this source's hosts, with its timeout and User-Agent; conditional on stored
+        validators."""
         assert self.http is not None, "this source was opened for parsing files only"
         entry = self.store.cache_entry(url) if conditional else None
+        sent = dict(headers or {})
+        if self.config.user_agent:
+            sent["User-Agent"] = self.config.user_agent.replace("{version}", __version__)
         return self.http.get(
             url,
             allowed_hosts=self.config.hosts,
@@ -102,6 +116,7 @@ class SourceKind:
             last_modified=entry.last_modified if entry else None,
             timeout=self.config.timeout,
             ok_statuses=ok_statuses,
+            headers=sent,
         )
 
     def unchanged_body(self, url: str, resp: Response) -> bool:
@@ -126,6 +141,11 @@ class SourceKind:
     def run(self, stats: RunStats, *, mode: str, until: date | None, progress: Progress | None) -> None:
         """Fetch everything new into the store, counting into `stats`; raise SourceError to fail."""
         raise NotImplementedError
+
+    def check_notes(self, documents: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        """After a run in mode "check": ('error' | 'warning', message) about what this kind found
+        (the stored rows of the documents read)."""
+        return []
 
     def parse_file(self, content: bytes, url: str, content_type: str | None = None) -> list[Document]:
         """Documents held in a local file (an archived page, a saved feed), for `tracker ingest`."""
@@ -176,15 +196,26 @@ class ListSource(SourceKind):
             stats.status = "failed"
 
     def _run_from(
-        self, start: str, stats: RunStats, *, mode: str, until: date | None, progress: Progress | None
+        self,
+        start: str,
+        stats: RunStats,
+        *,
+        mode: str,
+        until: date | None,
+        progress: Progress | None,
+        first: Response | None = None,
     ) -> None:
+        """Walk the pages from `start` (whose response is `first` when the caller already has it)."""
         url: str | None = start
         page_no = 0
         while url:
             page_no += 1
             # an unchanged first page means "nothing new", unless an earlier run stopped on a later page
             conditional = page_no == 1 and mode == "fetch" and not self.catching_up
-            resp = self.get(url, conditional=conditional, ok_statuses=(404,) if page_no > 1 else ())
+            if page_no == 1 and first is not None:
+                resp = first
+            else:
+                resp = self.get(url, conditional=conditional, ok_statuses=(404,) if page_no > 1 else ())
             stats.http_status = stats.http_status or resp.status
             if resp.not_modified or (conditional and self.unchanged_body(url, resp)):
                 stats.not_modified += 1
@@ -193,7 +224,10 @@ class ListSource(SourceKind):
                 return
             page = self.parse_page(resp, url, page_no)
             stats.pages += 1
-            if not page.items and page_no == 1:
+            if mode == "check":  # `tracker check`: the first page, and only a few of its items
+                self.listed += len(page.items)
+                page.items = page.items[: max(0, self.check_items - stats.items_seen)]
+            elif not page.items and page_no == 1:
                 self._check_empty(url)
             all_new, reached_until = self._store_items(page, stats, mode=mode, until=until)
             if progress:
@@ -204,7 +238,7 @@ class ListSource(SourceKind):
             if nxt and not self.on_host(nxt):
                 log.warning("%s: next-page link to another host ignored: %s", self.name, nxt)
                 nxt = None
-            if reached_until:
+            if reached_until or mode == "check":
                 return
             if mode == "fetch" and (
                 (not all_new and not self.catching_up) or page_no >= self.config.max_pages

@@ -1,33 +1,132 @@
-"""The Federal Register documents API (JSON)."""
+"""The Federal Register documents API (JSON), with each document's full text from its raw_text_url."""
 
 from __future__ import annotations
 
+import html
 import json
+import logging
+import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from tracker.errors import ParseError
+from tracker.errors import ConfigError, FetchError, ParseError
 from tracker.http import Response
-from tracker.models import Document, sha256
-from tracker.sources.base import Item, ListSource, Page
-from tracker.textutil import collapse
+from tracker.models import Document, RunStats, sha256
+from tracker.sources.base import Item, ListSource, Page, Progress
+from tracker.textutil import collapse, decode_bytes, presidential_key
+
+if TYPE_CHECKING:
+    from tracker.config import SourceConfig
+
+log = logging.getLogger(__name__)
+
+# What the tracker reads of a document. Without fields[] the API leaves out signing_date, the EO
+# and proclamation numbers, subtype and raw_text_url. (presidential_document_type is a condition
+# only: asked for as a field, the API answers 400.)
+FIELDS = (
+    "abstract",
+    "action",
+    "agencies",
+    "citation",
+    "dates",
+    "document_number",
+    "effective_on",
+    "excerpts",
+    "executive_order_number",
+    "html_url",
+    "pdf_url",
+    "proclamation_number",
+    "publication_date",
+    "raw_text_url",
+    "signing_date",
+    "subtype",
+    "title",
+    "type",
+)
+META_FIELDS = (
+    "type",
+    "subtype",
+    "signing_date",
+    "publication_date",
+    "citation",
+    "document_number",
+    "executive_order_number",
+    "proclamation_number",
+    "effective_on",
+    "action",
+    "dates",
+    "pdf_url",
+    "raw_text_url",
+)
+_PRE = re.compile(r"<pre[^>]*>(.*?)</pre>", re.S | re.I)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.S | re.I)
+_CF_LINK = re.compile(
+    r"<a[^>]*/cdn-cgi/l/email-protection[^>]*>\s*<span[^>]*data-cfemail=\"([0-9a-fA-F]+)\"[^>]*>.*?</span>\s*</a>",
+    re.S,
+)
+_CF_SPAN = re.compile(r"<span[^>]*data-cfemail=\"([0-9a-fA-F]+)\"[^>]*>.*?</span>", re.S)
+_TAG = re.compile(r"<[^>]{0,2000}>")
+_RULE_LINE = re.compile(r"^[-=_\s]{10,}$")
 
 
 @dataclass(frozen=True)
 class FederalRegisterSettings:
-    """No settings yet: the query lives in the URL (conditions[...], fields[], per_page, order)."""
+    """The search lives in the URL (conditions[...], per_page, order); the fields the tracker reads
+    are added to it. With `full_text`, each new document's text is read from its raw_text_url, at
+    most `max_texts` a run: the rest, and every text the server refused (a 'Request Access' page
+    under HTTP 200), are kept as pending and read on later runs, oldest attempt first."""
+
+    full_text: bool = True
+    max_texts: int = 40
+
+
+GONE = (404, 410)  # a raw_text_url with nothing behind it
+
+
+class TextRefused(FetchError):
+    """The server answered a full-text URL with something that is not the text."""
 
 
 class FederalRegisterSource(ListSource):
     """Federal Register API v1 `documents.json` searches: one document per result, numbered
     `EO 14241` / `Proclamation 10949` for presidential documents and `FR 2025-19813` otherwise
-    (all three kept as keys), dated by `signing_date` for presidential documents, else by
-    `publication_date`; pages are followed through `next_page_url`."""
+    (all kept as keys), dated by `signing_date` for presidential documents, else by
+    `publication_date`, with the full text of its raw_text_url; a presidential document and the
+    White House item of the same order are one document (title and signing date). Pages are
+    followed through `next_page_url`."""
 
     kind = "federalregister"
     Settings = FederalRegisterSettings
     language = "en"
+
+    @classmethod
+    def validate(cls, config: SourceConfig, file: str) -> None:
+        if config.settings.max_texts < 0:
+            raise ConfigError("must not be negative", file=file, key=f"sources.{config.name}.max_texts")
+
+    def run(self, stats: RunStats, *, mode: str, until: date | None, progress: Progress | None) -> None:
+        self.texts_read = 0
+        self.texts_refused = 0
+        self.texts_missing = 0
+        self._pending: dict[str, str] = {}  # document URL -> raw_text_url still to read
+        self._tried: set[str] = set()  # raw_text_urls asked for in this run (not again until the next)
+        super().run(stats, mode=mode, until=until, progress=progress)
+        if mode != "check" and self.settings.full_text:
+            self.retry_texts(stats)
+        if self.texts_missing:
+            stats.notes.append(
+                f"{self.texts_missing} document(s) without a full text (HTTP 404 at raw_text_url)"
+            )
+        if self.texts_refused:
+            stats.notes.append(
+                f"{self.texts_refused} full text(s) refused by the server; the documents are kept and "
+                "their texts are asked for again on the next runs"
+            )
+
+    def _run_from(self, start: str, stats: RunStats, **kw: Any) -> None:
+        super()._run_from(with_fields(start), stats, **kw)
 
     def parse_page(self, resp: Response, url: str, page_no: int) -> Page:
         try:
@@ -50,7 +149,8 @@ class FederalRegisterSource(ListSource):
         return Page(items=items, next_url=str(nxt) if nxt else None)
 
     def document(self, r: dict[str, Any]) -> Document:
-        """One API result as a Document."""
+        """One API result as a Document (its text: the abstract, action and dates until the full
+        text is read)."""
         fr_number = f"FR {r['document_number']}"
         keys = [fr_number]
         number = fr_number
@@ -60,47 +160,127 @@ class FederalRegisterSource(ListSource):
             number = f"Proclamation {r['proclamation_number']}"
         if number != fr_number:
             keys.insert(0, number)
-        published = _date(r.get("signing_date")) or _date(r.get("publication_date"))
+        signed = _date(r.get("signing_date"))
+        published = signed or _date(r.get("publication_date"))
         title = collapse(str(r.get("title") or ""))
-        parts = [str(r[k]) for k in ("abstract", "action", "dates") if r.get(k)]
-        excerpts = r.get("excerpts")
-        if isinstance(excerpts, str) and excerpts:
-            parts.append(excerpts)
-        text = "\n".join(collapse(p) for p in parts)
+        presidential = bool(signed) or number != fr_number or r.get("type") == "Presidential Document"
+        if presidential and published and title:
+            keys.append(presidential_key(title, published))
         agencies = [
             a.get("name") or a.get("raw_name") for a in r.get("agencies") or [] if isinstance(a, dict)
         ]
-        meta = {
-            k: r.get(k)
-            for k in (
-                "type",
-                "subtype",
-                "signing_date",
-                "publication_date",
-                "citation",
-                "document_number",
-                "executive_order_number",
-                "proclamation_number",
-                "effective_on",
-                "pdf_url",
-            )
-            if r.get(k)
-        }
+        meta: dict[str, Any] = {k: r.get(k) for k in META_FIELDS if r.get(k)}
         if agencies:
             meta["agencies"] = agencies
         return Document(
             source=self.name,
             url=str(r.get("html_url") or f"federalregister:{r['document_number']}"),
             title=title,
-            text=text,
+            text=summary_text(r),
             raw_hash=sha256(json.dumps(r, sort_keys=True)),
             published=published,
             language="en",
             doc_number=number,
             keys=keys,
-            kind="presidential-document" if r.get("signing_date") or number != fr_number else "notice",
+            kind="presidential-document" if presidential else "notice",
             meta=meta,
         )
+
+    # --- full texts ------------------------------------------------------------------------------
+
+    def fetch_document(self, item: Item) -> Document | None:
+        doc = item.document
+        assert doc is not None
+        if self.store.url_known_by(doc.url, self.name):
+            return None  # a search result seen before: its stored text (the full one) stays
+        raw_url = str(doc.meta.get("raw_text_url") or "")
+        if self.settings.full_text and raw_url and not self._has_text(doc):
+            if self.texts_read >= self.settings.max_texts:
+                self._pending[doc.url] = raw_url
+            else:
+                try:
+                    doc.text = self.read_text(raw_url)
+                    doc.meta["full_text"] = True
+                except FetchError as exc:
+                    if exc.status not in GONE:
+                        self._pending[doc.url] = raw_url
+                    log.info("%s: full text not read: %s", self.name, exc)
+        return self.finish(doc)
+
+    def finish(self, doc: Document) -> Document:
+        """A document about to be stored, its text final (the list kind reads its list here)."""
+        return doc
+
+    def _has_text(self, doc: Document) -> bool:
+        """True when the stored document this result belongs to has its full text already."""
+        return self.store.has_full_text(doc.all_keys)
+
+    def read_text(self, url: str) -> str:
+        """The full text at a raw_text_url; TextRefused when the server sent something else."""
+        self.texts_read += 1
+        self._tried.add(url)
+        self.check_stop()
+        try:
+            resp = self.get(url)
+            text = raw_text(resp)
+        except TextRefused:
+            self.texts_refused += 1
+            raise
+        except FetchError as exc:
+            if exc.status in GONE:
+                self.texts_missing += 1
+            raise
+        return text
+
+    def after_store(self, doc: Document, doc_id: int, outcome: str) -> None:
+        raw_url = self._pending.pop(doc.url, None) if hasattr(self, "_pending") else None
+        if raw_url:
+            self.store.add_pending_text(self.name, raw_url, doc_id)
+        elif doc.meta.get("full_text"):
+            self.store.drop_pending_text(self.name, doc_id)
+
+    def retry_texts(self, stats: RunStats) -> None:
+        """Read the texts still pending (refused or over the limit before), up to the run's limit;
+        three failures in a row end the attempt until the next run."""
+        failures = 0
+        room = self.settings.max_texts - self.texts_read
+        for p in self.store.pending_texts(self.name, room + len(self._tried)):
+            self.check_stop()
+            if failures >= 3 or self.texts_read >= self.settings.max_texts:
+                break
+            if p.url in self._tried:
+                continue
+            try:
+                text = self.read_text(p.url)
+            except FetchError as exc:
+                if exc.status in GONE:  # no text there: asking again will not make one
+                    self.store.drop_pending_text(self.name, p.document_id)
+                    continue
+                failures += 1
+                self.store.pending_text_failed(self.name, p.url, exc.message)
+                continue
+            failures = 0
+            doc = self.store.document_delivery(p.document_id, self.name)
+            if doc is None:  # the document is gone: nothing to attach the text to
+                self.store.drop_pending_text(self.name, p.document_id)
+                continue
+            doc.text, doc.raw_hash = text, sha256(text)
+            doc.meta["full_text"] = True
+            doc.source_kind = self.kind
+            outcome, _ = self.save(self.finish(doc))
+            stats.updated_documents += outcome == "updated"
+
+    def check_notes(self, documents: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        if not self.texts_refused:
+            return []
+        return [
+            (
+                "warning",
+                f"refused: the server answered {self.texts_refused} of {self.texts_read} full-text "
+                "requests with something else than the text (a 'Request Access' page); a fetch keeps "
+                "those documents and asks for their texts again on later runs",
+            )
+        ]
 
     def parse_file(self, content: bytes, url: str, content_type: str | None = None) -> list[Document]:
         try:
@@ -108,9 +288,78 @@ class FederalRegisterSource(ListSource):
         except (UnicodeDecodeError, ValueError) as exc:
             raise ParseError(f"not JSON: {exc}", url=url) from None
         if isinstance(data, dict) and "document_number" in data:  # a single documents/{n}.json
-            return [self.document(data)]
+            return [self.finish(self.document(data))]
         page = self.parse_page(Response(url, 200, content, content_type), url, 1)
-        return [i.document for i in page.items if i.document is not None]
+        return [self.finish(i.document) for i in page.items if i.document is not None]
+
+
+def with_fields(url: str, fields: tuple[str, ...] = FIELDS) -> str:
+    """A documents API URL that asks for every field in `fields` (those it names already stay)."""
+    parts = urlsplit(url)
+    if not parts.path.rstrip("/").endswith(("documents.json", "documents")):
+        return url
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    have = {v for k, v in query if k in ("fields[]", "fields")}
+    query += [("fields[]", f) for f in fields if f not in have]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="[]")))
+
+
+def summary_text(r: dict[str, Any]) -> str:
+    """What a search result says of a document before its full text is read."""
+    parts = [str(r[k]) for k in ("abstract", "action", "dates") if r.get(k)]
+    excerpts = r.get("excerpts")
+    if isinstance(excerpts, str) and excerpts:
+        parts.append(_TAG.sub("", excerpts))
+    return "\n".join(collapse(p) for p in parts)
+
+
+def raw_text(resp: Response) -> str:
+    """The text of a raw_text_url answer: the <pre> envelope removed, lines unwrapped into
+    paragraphs, Cloudflare-hidden e-mail addresses restored. TextRefused for anything else (an
+    HTML 'Request Access' page answered with HTTP 200, another content type, an empty body)."""
+    ctype = (resp.content_type or "").split(";")[0].strip().lower()
+    body = decode_bytes(resp.content, resp.content_type)
+    title = _TITLE.search(body[:5000])
+    label = collapse(html.unescape(title.group(1)))[:120] if title else ""
+    if ctype and ctype != "text/plain":
+        raise TextRefused(f"answered {ctype} ({label or 'no title'}), not the text", url=resp.url)
+    if "request access" in label.lower():
+        raise TextRefused(f"answered a page titled {label!r} instead of the text", url=resp.url)
+    pre = _PRE.search(body)
+    if pre:
+        inner = pre.group(1)
+    elif re.search(r"<(html|!doctype|body)\b", body[:2000], re.I):
+        raise TextRefused(f"answered an HTML page ({label or 'no title'}) instead of the text", url=resp.url)
+    else:
+        inner = body
+    inner = _CF_LINK.sub(lambda m: _cf_decode(m.group(1)), inner)
+    inner = _CF_SPAN.sub(lambda m: _cf_decode(m.group(1)), inner)
+    text = unwrap(html.unescape(_TAG.sub("", inner)))
+    if not text:
+        raise TextRefused("answered an empty text", url=resp.url)
+    return text
+
+
+def unwrap(text: str) -> str:
+    """GPO wraps lines at about 70 characters; paragraphs are separated by blank lines. One line per
+    paragraph, rule lines dropped, so that phrases and lists read whole."""
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
+        lines = [ln.strip() for ln in block.split("\n") if ln.strip() and not _RULE_LINE.match(ln)]
+        if lines:
+            paragraphs.append(collapse(" ".join(lines)))
+    return "\n".join(paragraphs)
+
+
+def _cf_decode(hexed: str) -> str:
+    """Cloudflare's e-mail obfuscation: the first byte is the key every other byte is XORed with."""
+    try:
+        data = bytes.fromhex(hexed)
+    except ValueError:
+        return ""
+    if len(data) < 2:
+        return ""
+    return "".join(chr(b ^ data[0]) for b in data[1:])
 
 
 def _date(value: Any) -> date | None:

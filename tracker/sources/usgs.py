@@ -1,17 +1,24 @@
-"""A page that states a list of critical minerals (the USGS list notice); each version is kept."""
+"""The USGS list of critical minerals: its Federal Register notices (or a page that states the
+list); each final list is kept as a version, so that additions and removals can be diffed."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from bs4 import BeautifulSoup
 
-from tracker.errors import ParseError
+from tracker.errors import ConfigError, LayoutChangedError, ParseError, SourceError
 from tracker.models import Document, ListVersion, RunStats, sha256
-from tracker.sources.base import Progress, SourceKind
+from tracker.sources.base import Progress
+from tracker.sources.federalregister import FederalRegisterSettings, FederalRegisterSource
 from tracker.textutil import collapse, decode_bytes, element_text, find_date, soup
+
+if TYPE_CHECKING:
+    from tracker.config import SourceConfig
 
 _NUMBER_WORDS = {
     w: i
@@ -41,11 +48,16 @@ _PUBLISHED = re.compile(r"published\s+(?:on\s+)?([A-Z][a-z]+\.?\s+\d{1,2},\s+\d{
 
 
 @dataclass(frozen=True)
-class ListSettings:
-    """Where the list sits on the page."""
+class ListSettings(FederalRegisterSettings):
+    """Where the list is. A Federal Register search URL (…/documents.json?conditions[agencies][]=
+    geological-survey…) is read as the federalregister kind reads it, full texts included; each
+    final list notice is a list version, a notice whose title matches `draft_pattern` (or that
+    states no list) is stored without one. Any other URL is a page that states the list, found in
+    `body_selector`."""
 
     body_selector: str = "main, article, body"
     title_selector: str = "h1"
+    draft_pattern: str = r"\bdraft\b|\bproposed\b"
 
 
 def _number(word: str) -> int | None:
@@ -79,40 +91,121 @@ def extract_list(text: str, url: str) -> ListVersion:
     return ListVersion(items=items, stated_count=stated, published=None)
 
 
-class UsgsListSource(SourceKind):
-    """A page that states a list of critical minerals, e.g. the USGS list notice. Each version of
-    the list is stored (`list_versions`) so that additions and removals can be diffed; a list whose
-    stated count ('the following 50 minerals') differs from what was extracted is a failure."""
+def is_api_url(url: str) -> bool:
+    """True for a Federal Register documents API search."""
+    path = urlsplit(url).path.rstrip("/")
+    return path.endswith(("/documents.json", "/documents"))
+
+
+class UsgsListSource(FederalRegisterSource):
+    """The USGS list of critical minerals, read from its Federal Register notices (a documents API
+    search, with full texts) or from a page that states it. Each final list ('includes the
+    following 60 minerals: …', the count checked) is kept as a version (`list_versions`) and
+    diffed with the previous final list into additions and removals; drafts and notices without
+    a list are stored as documents only."""
 
     kind = "usgs-list"
     Settings = ListSettings
     language = "en"
 
-    def run(self, stats: RunStats, *, mode: str, until: date | None, progress: Progress | None) -> None:
-        for url in self.config.urls:
-            resp = self.get(url, conditional=True)
-            stats.http_status = stats.http_status or resp.status
-            stats.pages += 1
-            if resp.not_modified or self.unchanged_body(url, resp):
-                stats.not_modified += 1
-                continue
-            doc = self.parse(resp.content, url, resp.content_type)
-            stats.items_seen += 1
-            outcome, doc_id = self.save(doc)
-            stats.new_documents += outcome == "new"
-            stats.updated_documents += outcome == "updated"
-            self.store.save_cache_entry(url, resp.etag, resp.last_modified, resp.content)
-            if progress:
-                progress(self.name, stats.pages, stats)
+    @classmethod
+    def validate(cls, config: SourceConfig, file: str) -> None:
+        super().validate(config, file)
+        try:
+            re.compile(config.settings.draft_pattern)
+        except re.error as exc:
+            raise ConfigError(
+                f"invalid regular expression: {exc}", file=file, key=f"sources.{config.name}.draft_pattern"
+            ) from None
+
+    def _run_from(self, start: str, stats: RunStats, **kw: Any) -> None:
+        if is_api_url(start):
+            super()._run_from(start, stats, **kw)
+        else:
+            self._run_page(start, stats, progress=kw.get("progress"), mode=kw.get("mode", "fetch"))
+
+    def _run_page(self, url: str, stats: RunStats, *, progress: Progress | None, mode: str) -> None:
+        resp = self.get(url, conditional=mode == "fetch")
+        stats.http_status = stats.http_status or resp.status
+        stats.pages += 1
+        if mode == "check":
+            self.listed += 1
+        elif resp.not_modified or self.unchanged_body(url, resp):
+            stats.not_modified += 1
+            return
+        doc = self.parse(resp.content, url, resp.content_type)
+        if "list" not in doc.meta:
+            if mode != "check" and self.store.list_versions_at(self.name, url):
+                raise LayoutChangedError("the page stated a list before and states none now", url=url)
+            stats.notes.append(
+                f"{url} states no list ('includes the following N …: …'): stored as a document"
+            )
+        stats.items_seen += 1
+        outcome, _ = self.save(doc)
+        stats.new_documents += outcome == "new"
+        stats.updated_documents += outcome == "updated"
+        self.store.save_cache_entry(url, resp.etag, resp.last_modified, resp.content)
+        if progress:
+            progress(self.name, stats.pages, stats)
+
+    def finish(self, doc: Document) -> Document:
+        """A notice with its full text: its list, unless it is a draft or states none."""
+        if re.search(self.settings.draft_pattern, doc.title, re.I):
+            doc.meta["list_status"] = "draft: no list version"
+            return doc
+        if not doc.meta.get("full_text"):
+            return doc  # the text is still to come
+        try:
+            lv = extract_list(doc.text, doc.url)
+        except ParseError as exc:
+            if "no list sentence" not in exc.message:
+                raise  # a list that does not add up is never stored in part
+            doc.meta["list_status"] = "no list sentence"
+            return doc
+        doc.meta["list"] = lv.items
+        doc.meta["stated_count"] = lv.stated_count
+        doc.kind = "list"
+        return doc
 
     def after_store(self, doc: Document, doc_id: int, outcome: str) -> None:
+        super().after_store(doc, doc_id, outcome)
+        if "list" not in doc.meta:
+            return
         lv = ListVersion(
             items=list(doc.meta["list"]), stated_count=doc.meta.get("stated_count"), published=doc.published
         )
-        self.store.save_list_version(self.name, doc.url, doc_id, lv)
+        if self.store.save_list_version(self.name, doc.url, doc_id, lv, kind=self.kind):
+            # a list older than one already kept (a backfill, a search answered newest first): the
+            # next newer list is now diffed with it instead of standing as the baseline
+            later = self.store.next_list_document(self.name, doc_id)
+            if later is not None and self.on_saved is not None:
+                self.on_saved(self.store, later)
+
+    def retry_texts(self, stats: RunStats) -> None:
+        try:
+            super().retry_texts(stats)
+        except SourceError as exc:  # a list that does not add up: the run fails, the rest is kept
+            stats.item_errors.append(f"{exc.url or self.name}: {exc.message}")
+
+    def check_notes(self, documents: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        notes = super().check_notes(documents)
+        if any("list" in d["meta"] for d in documents):
+            return notes
+        missing = [d["title"] for d in documents if d["meta"].get("list_status") == "no list sentence"]
+        if missing:
+            notes.append(
+                (
+                    "error",
+                    "list sentence missing: no list ('includes the following N minerals: …') in "
+                    + "; ".join(repr(t) for t in missing[:3]),
+                )
+            )
+        elif documents and all(d["meta"].get("list_status", "").startswith("draft") for d in documents):
+            notes.append(("warning", "only draft lists among the notices read"))
+        return notes
 
     def parse(self, content: bytes, url: str, content_type: str | None = None) -> Document:
-        """The page as a Document; the list it states is in `meta['list']`."""
+        """A page as a Document; the list it states, if any, is in `meta['list']`."""
         page: BeautifulSoup = soup(decode_bytes(content, content_type))
         body = page.select_one(self.settings.body_selector)
         if body is None:
@@ -124,9 +217,17 @@ class UsgsListSource(SourceKind):
             else collapse(page.title.string if page.title and page.title.string else "")
         )
         text = element_text(body)
-        lv = extract_list(text, url)
+        meta: dict[str, Any] = {}
+        published: date | None = None
+        try:
+            lv = extract_list(text, url)
+            meta = {"list": lv.items, "stated_count": lv.stated_count}
+        except ParseError as exc:
+            if "no list sentence" not in exc.message:
+                raise
+            meta = {"list_status": "no list sentence"}
         pm = _PUBLISHED.search(text)
-        lv.published = find_date(pm.group(1)) if pm else find_date(text)
+        published = find_date(pm.group(1)) if pm else find_date(text)
         number = None
         keys = []
         if fr := _FR_DOC.search(text):
@@ -141,13 +242,15 @@ class UsgsListSource(SourceKind):
             title=title,
             text=text,
             raw_hash=sha256(content),
-            published=lv.published,
+            published=published,
             language=self.lang(text),
             doc_number=number,
             keys=keys,
-            kind="list",
-            meta={"list": lv.items, "stated_count": lv.stated_count},
+            kind="list" if "list" in meta else "notice",
+            meta=meta,
         )
 
     def parse_file(self, content: bytes, url: str, content_type: str | None = None) -> list[Document]:
+        if content.lstrip()[:1] in (b"{", b"["):
+            return super().parse_file(content, url, content_type)
         return [self.parse(content, url, content_type)]
