@@ -187,25 +187,40 @@ def test_unknown_source_and_missing_config_file(tmp_path: Path) -> None:
 
 
 def test_demo_runs_offline_end_to_end(tmp_path: Path) -> None:
+    import json
+    import re
+
+    from tracker.demo.standins import live_root
+
     db = tmp_path / "demo.db"
     result = run("demo", "--db", str(db))
     assert result.exit_code == 0, result.output
-    assert "mofcom           ok      8 items, 8 new" in result.output
-    assert "usgs             ok      1 items, 1 new" in result.output
-    assert "== 62 documents" in result.output
-    assert "list version #2 of usgs, published 2022-02-24: 50 entries (the page says 50)" in result.output
-    lines = result.output.splitlines()
-    events = lines[lines.index(next(x for x in lines if x.startswith("== 12 events"))) + 1 :][:12]
-    assert any("list_addition" in x and "nickel, zinc" in x for x in events)
+    out = result.output
+    listed = len(json.loads((live_root() / "mofcom/unit/items.json").read_text("utf-8")))
+    # the MOFCOM CMS list, both pages; the refused full text noted, then read on the second round
+    assert f"mofcom           ok      {listed} items, {listed} new" in out
+    assert "1 full text(s) refused by the server" in out
+    assert "federalregister  ok      not modified, 1 updated" in out
+    # the USGS search holds the 2022 final list, then the 2025 draft and final lists too
+    assert "usgs             ok      1 items, 1 new" in out
+    assert "usgs             ok      3 items, 2 new" in out
+    assert "list version #1 of usgs, published 2022-02-24: 50 entries (it states 50)" in out
+    assert "list version #2 of usgs, published 2025-11-07: 60 entries (it states 60)" in out
+    lines = out.splitlines()
+    header = next(x for x in lines if re.match(r"== \d+ events", x))
+    events = lines[lines.index(header) + 1 :][: int(header.split()[1])]
+    assert any("list_addition" in x and "FR 2025-19813" in x and "boron, copper" in x for x in events)
     assert any(
         "suspension" in x and "MOFCOM 2025-70" in x and "from 2025-11-07 to 2026-11-10" in x for x in events
     )
     assert any("agreement" in x and "Japan" in x for x in events)
-    assert "== controls in force on " in result.output
+    assert any("executive_action" in x and "EO 14241" in x and x.startswith("2025-03-20") for x in events)
+    assert "== controls in force on " in out
     assert any(x.startswith("CN  MOFCOM 2023-23  active") and "gallium, germanium" in x for x in lines)
     # run twice: the demo database is replaced, not appended to
+    documents = next(x for x in lines if re.match(r"== \d+ documents", x)).split(" in ")[0]
     again = run("demo", "--db", str(db))
-    assert "== 62 documents" in again.output and "== 12 events" in again.output
+    assert documents in again.output and header in again.output
 
 
 def test_backfill_shows_progress_per_page_and_a_summary(site: SiteServer, tmp_path: Path) -> None:

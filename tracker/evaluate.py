@@ -10,12 +10,41 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tracker.demo.run import USGS_PATH, demo_config
+from tracker.config import Config, load_config
 from tracker.demo.server import SiteServer, site_root
 from tracker.events import event_rows
 from tracker.fetch import fetch, load_classifier
 from tracker.state import status
 from tracker.store import Store
+
+USGS_PATH = "/usgs/critical-minerals-list.html"
+
+
+def sample_config(base_url: str, db_path: Path) -> Config:
+    """The built-in sources pointed at the sample site (the older shapes of the official sites: a
+    MOFCOM list page with its items, the USGS list on one page), with no politeness delays."""
+    return load_config(
+        None,
+        use_user_config=False,
+        db_path=db_path,
+        overrides={
+            "fetch": {"host_delay": 0.0, "retries": 1, "backoff": 0.1, "timeout": 10.0},
+            "alerts": {"max_age_days": 0},
+            "sources": {
+                "mofcom": {"url": f"{base_url}/mofcom/zwgk/zcfb/index.html"},
+                "whitehouse": {
+                    "urls": [
+                        f"{base_url}/whitehouse/presidential-actions/feed/",
+                        f"{base_url}/whitehouse/briefings-statements/feed/",
+                    ]
+                },
+                "federalregister": {
+                    "url": f"{base_url}/federalregister/api/v1/documents.json?conditions[type][]=PRESDOCU"
+                },
+                "usgs": {"url": f"{base_url}{USGS_PATH}"},
+            },
+        },
+    )
 
 
 @dataclass
@@ -81,7 +110,7 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="tracker-eval-") as tmp, SiteServer(root) as server:
         db = Path(tmp) / "eval.db"
         server.aliases[USGS_PATH] = root / "usgs/2018/critical-minerals-list.html"
-        config = demo_config(server.base_url, db)
+        config = sample_config(server.base_url, db)
         if rules_dir is not None:
             from dataclasses import replace
 

@@ -5,22 +5,27 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from tracker.cli import EXIT_FAILED, Context, cli, parse_date, stoppable
+from tracker.cli import EXIT_FAILED, Context, cli, clip, parse_date, stoppable
 from tracker.config import Config
 from tracker.events import Classifier
 from tracker.models import RunStats
+
+if TYPE_CHECKING:
+    from tracker.check import SourceCheck
 
 
 def _summary_line(s: RunStats) -> str:
     if s.status == "ok":
         if s.not_modified and not s.items_seen:
-            detail = "not modified"
+            detail = "not modified" + (f", {s.updated_documents} updated" if s.updated_documents else "")
         else:
             detail = f"{s.items_seen} items, {s.new_documents} new, {s.updated_documents} updated"
         extra = f"; {s.skipped_offhost} off-host links not followed" if s.skipped_offhost else ""
+        extra += "".join(f"; {n}" for n in s.notes)
         return f"{s.source:<16} ok      {detail}, {s.requests} requests{extra}"
     reason = s.error or "failed"
     return f"{s.source:<16} {s.status.upper():<7} {reason} ({s.new_documents} new stored)"
@@ -134,6 +139,54 @@ def ingest(obj: Context, files: tuple[str, ...], source: str, url: str | None) -
 
 
 @cli.command()
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--save",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Write every raw response (status, headers, body) into DIR/<source>/.",
+)
+@click.pass_obj
+def check(obj: Context, sources: tuple[str, ...], fmt: str, save: str | None) -> None:
+    """Read each source's first list page and up to 3 items as a fetch would, store nothing, and
+    report what was found and what is wrong. Run it after installing, and when a site changes.
+
+    Exit status 1 when any source fails.
+
+    Example: tracker check --source mofcom --save responses/
+    """
+    from tracker.check import check as do_check
+
+    with stoppable():
+        reports = do_check(obj.config, list(sources) or None, save=Path(save) if save else None)
+    if fmt == "json":
+        click.echo(json.dumps([r.as_dict() for r in reports], ensure_ascii=False, indent=2))
+    else:
+        for r in reports:
+            for line in _check_lines(r):
+                click.echo(line)
+    if any(not r.ok for r in reports):
+        sys.exit(EXIT_FAILED)
+
+
+def _check_lines(r: SourceCheck) -> list[str]:
+    status = f"HTTP {r.http_status}" if r.http_status else "no answer"
+    lines = [
+        f"{r.source} ({r.kind}): {'OK' if r.ok else 'FAILED'}  {status}, {r.items} items on the first "
+        f"page, {r.read} read: {r.dated} dated, {r.numbered} numbered, {r.with_text} with text; "
+        f"{r.requests} requests"
+    ]
+    for s in r.samples:
+        lines.append(f"    {s.issued or '-':<10}  {s.number or '-':<18} {clip(s.title, 70)}")
+    for p in r.problems:
+        lines.append(f"  {p.level}: {p.message}")
+    if r.saved:
+        lines.append(f"  saved {len(r.saved) // 2} responses in {Path(r.saved[0]).parent}")
+    return lines
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--kinds", is_flag=True, help="List the source kinds a config may use, with their settings.")
 @click.pass_obj
@@ -163,6 +216,7 @@ def sources(obj: Context, as_json: bool, kinds: bool) -> None:
             f"{r['name']:<16} {r['kind']:<16} {state:<9} {r['last_success'] or '-':<26} "
             f"{r['consecutive_failures']:>5} {r['items_seen'] if r['items_seen'] is not None else '-':>5} "
             f"{r['documents']:>5}  {r['last_error'] or ''}"
+            + (f" ({r['texts_pending']} full texts pending)" if r["texts_pending"] else "")
         )
 
 
@@ -209,7 +263,7 @@ def demo(obj: Context, db_path: str) -> None:
         f"({', '.join(f'{s} {n}' for s, n in counts.items())})"
     )
     for lv in result.lists:
-        stated = f" (the page says {lv['stated_count']})" if lv["stated_count"] is not None else ""
+        stated = f" (it states {lv['stated_count']})" if lv["stated_count"] is not None else ""
         click.echo(
             f"  list version #{lv['id']} of {lv['source']}, published {lv['published']}: "
             f"{len(lv['items'])} entries{stated}"

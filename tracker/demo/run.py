@@ -1,4 +1,5 @@
-"""The demo: serve the bundled sample sites on loopback, point the sources at them, run it all."""
+"""The demo: serve stand-ins of the official sites as they are today on loopback, point the built-in
+sources at them (same paths and queries as the real sites), and run it all."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.config import Config, Recipient, load_config
-from tracker.demo.server import SiteServer, site_root
+from tracker.demo.standins import LiveSites
 from tracker.digest import prepare
 from tracker.events import event_rows
 from tracker.fetch import fetch
@@ -17,30 +18,26 @@ from tracker.models import RunStats
 from tracker.state import Status, status
 from tracker.store import Store
 
-USGS_PATH = "/usgs/critical-minerals-list.html"
+# the first round answers the USGS search as the Federal Register did in 2022 (its final list only)
+USGS_SEARCH_2022 = "api/v1/documents.geological-survey.2022.json"
+# a full text the first round refuses with the 'Request Access' page (a notice of continuation), read on the second
+REFUSED_TEXT = "/documents/full_text/text/2026/09/16/2026-19053.txt"
 
 
-def demo_config(base_url: str, db_path: Path) -> Config:
-    """The built-in sources pointed at a local copy of the sites, with no politeness delays."""
+def live_config(sites: LiveSites, db_path: Path) -> Config:
+    """The built-in sources with their URLs moved onto the stand-ins, and no politeness delays."""
+    defaults = load_config(None, use_user_config=False)
     return load_config(
         None,
         use_user_config=False,
         db_path=db_path,
         overrides={
-            "fetch": {"host_delay": 0.0, "retries": 1, "backoff": 0.1, "timeout": 10.0},
+            # one source after the other, so that the output is the same on every run (which of two
+            # sources carrying one order stores it first decides what counts as new)
+            "fetch": {"host_delay": 0.0, "retries": 1, "backoff": 0.1, "timeout": 10.0, "workers": 1},
             "alerts": {"max_age_days": 0},  # the sample announcements are history: alert on them all
             "sources": {
-                "mofcom": {"url": f"{base_url}/mofcom/zwgk/zcfb/index.html"},
-                "whitehouse": {
-                    "urls": [
-                        f"{base_url}/whitehouse/presidential-actions/feed/",
-                        f"{base_url}/whitehouse/briefings-statements/feed/",
-                    ]
-                },
-                "federalregister": {
-                    "url": f"{base_url}/federalregister/api/v1/documents.json?conditions[type][]=PRESDOCU"
-                },
-                "usgs": {"url": f"{base_url}{USGS_PATH}"},
+                name: {"urls": [sites.local_url(u) for u in s.urls]} for name, s in defaults.sources.items()
             },
         },
     )
@@ -64,26 +61,23 @@ class DemoResult:
 def run_demo(
     db_path: Path, on_round: Callable[[str, list[RunStats]], None] | None = None, as_of: date | None = None
 ) -> DemoResult:
-    """Fetch the sample sites into a fresh database at `db_path` (replaced if it exists): a first
-    fetch with the 2018 USGS list, then a second one after the list page changed to its 2022
-    version (everything else answers 304)."""
+    """Fetch the stand-ins into a fresh database at `db_path` (replaced if it exists): a first fetch
+    in which the USGS search holds only the 2022 final list and one full text is refused, then a
+    second one in which it holds the 2025 draft and final lists too (the refused text is read)."""
     for suffix in ("", "-wal", "-shm"):
         Path(str(db_path) + suffix).unlink(missing_ok=True)
-    root = site_root()
     result = DemoResult(db_path=db_path, as_of=as_of or date.today())
-    with SiteServer(root) as server:
-        server.aliases[USGS_PATH] = root / "usgs/2018/critical-minerals-list.html"
-        config = demo_config(server.base_url, db_path)
-        rounds = [
-            ("first fetch (USGS serves its 2018 list)", None),
-            (
-                "second fetch (the USGS page now shows the 2022 list)",
-                root / "usgs/2022/critical-minerals-list.html",
-            ),
-        ]
-        for label, usgs_file in rounds:
-            if usgs_file is not None:
-                server.aliases[USGS_PATH] = usgs_file
+    with LiveSites() as sites:
+        config = live_config(sites, db_path)
+        sites.fr.searches["geological-survey"] = USGS_SEARCH_2022
+        sites.fr.refuse[REFUSED_TEXT] = 1
+        rounds = (
+            "first fetch (the USGS notices as of 2022; one full text refused)",
+            "second fetch (the 2025 draft and final USGS lists are out)",
+        )
+        for n, label in enumerate(rounds):
+            if n == 1:
+                del sites.fr.searches["geological-survey"]
             stats = fetch(config)
             result.rounds.append((label, stats))
             if on_round:

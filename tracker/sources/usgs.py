@@ -19,6 +19,8 @@ from tracker.textutil import collapse, decode_bytes, element_text, find_date, so
 
 if TYPE_CHECKING:
     from tracker.config import SourceConfig
+    from tracker.http import HttpClient
+    from tracker.store import Store
 
 _NUMBER_WORDS = {
     w: i
@@ -118,6 +120,20 @@ class UsgsListSource(FederalRegisterSource):
                 f"invalid regular expression: {exc}", file=file, key=f"sources.{config.name}.draft_pattern"
             ) from None
 
+    def __init__(self, config: SourceConfig, http: HttpClient | None, store: Store):
+        super().__init__(config, http, store)
+        self.unlisted: list[str] = []  # titles of list notices that state no list, this run
+
+    def run(self, stats: RunStats, *, mode: str, until: date | None, progress: Progress | None) -> None:
+        self.unlisted = []
+        super().run(stats, mode=mode, until=until, progress=progress)
+        if self.unlisted:
+            stats.notes.append(
+                "no list sentence ('includes the following N minerals: …') in "
+                + "; ".join(repr(t) for t in self.unlisted[:3])
+                + ": stored as documents, no list version"
+            )
+
     def _run_from(self, start: str, stats: RunStats, **kw: Any) -> None:
         if is_api_url(start):
             super()._run_from(start, stats, **kw)
@@ -161,6 +177,8 @@ class UsgsListSource(FederalRegisterSource):
             if "no list sentence" not in exc.message:
                 raise  # a list that does not add up is never stored in part
             doc.meta["list_status"] = "no list sentence"
+            if "list" in doc.title.lower():
+                self.unlisted.append(doc.title)
             return doc
         doc.meta["list"] = lv.items
         doc.meta["stated_count"] = lv.stated_count
@@ -189,9 +207,12 @@ class UsgsListSource(FederalRegisterSource):
 
     def check_notes(self, documents: list[dict[str, Any]]) -> list[tuple[str, str]]:
         notes = super().check_notes(documents)
-        if any("list" in d["meta"] for d in documents):
-            return notes
-        missing = [d["title"] for d in documents if d["meta"].get("list_status") == "no list sentence"]
+        # a final notice named as a list that states none: the wording changed, the list is lost
+        missing = [
+            d["title"]
+            for d in documents
+            if d["meta"].get("list_status") == "no list sentence" and "list" in d["title"].lower()
+        ]
         if missing:
             notes.append(
                 (
@@ -200,8 +221,8 @@ class UsgsListSource(FederalRegisterSource):
                     + "; ".join(repr(t) for t in missing[:3]),
                 )
             )
-        elif documents and all(d["meta"].get("list_status", "").startswith("draft") for d in documents):
-            notes.append(("warning", "only draft lists among the notices read"))
+        elif documents and not any("list" in d["meta"] for d in documents):
+            notes.append(("warning", "none of the notices read states a final list"))
         return notes
 
     def parse(self, content: bytes, url: str, content_type: str | None = None) -> Document:
