@@ -487,3 +487,49 @@ def test_mofcom_article_with_only_a_header_block_is_an_item_error(tmp_path: Path
     assert stats.status == "failed"
     assert stats.new_documents == 1  # the other announcement is stored
     assert any("no article text" in e for e in stats.item_errors)
+
+
+def test_white_house_site_wide_etag_change_without_news_stores_nothing(
+    httpserver: HTTPServer, db_path: Path
+) -> None:
+    recorded = fixture_path("recordings/whitehouse/presidential-actions_feed.first-item.xml").read_bytes()
+    body = recorded + b"</channel></rss>"
+    etags = iter(f'"site-{n}"' for n in range(100))  # one ETag for the whole site: it moves on anyway
+
+    def handler(request: Request) -> WResponse:
+        return WResponse(body, status=200, content_type="application/rss+xml", headers={"ETag": next(etags)})
+
+    httpserver.expect_request("/presidential-actions/feed/").respond_with_handler(handler)
+    config = make_config(db_path, {"whitehouse": {"url": httpserver.url_for("/presidential-actions/feed/")}})
+    [first] = fetch(config)
+    [second] = fetch(config)
+    assert first.new_documents == 1
+    assert second.status == "ok" and second.new_documents == second.updated_documents == 0
+    [doc] = documents(db_path)
+    with Store(db_path) as store:
+        assert len(store.versions(doc["id"])) == 1
+
+
+def test_check_names_missing_dates_and_empty_texts(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tracker.cli import cli
+
+    root = tmp_path / "site"
+    (root / "n").mkdir(parents=True)
+    items = "".join(f'<li><a href="/n/{i}.html">Notice {i}</a></li>' for i in range(4))
+    (root / "index.html").write_text(f"<html><body><ul class='notices'>{items}</ul></body></html>", "utf-8")
+    for i in range(4):
+        (root / f"n/{i}.html").write_text("<html><body><div class='article'></div></body></html>", "utf-8")
+    with SiteServer(root) as server:
+        cfg = tmp_path / "tracker.toml"
+        cfg.write_text(
+            f'[sources.ministry]\nkind = "html-list"\nurl = "{server.base_url}/index.html"\n'
+            'item = "ul.notices li"\ndate = "span.date"\nbody = "div.article"\n',
+            "utf-8",
+        )
+        result = CliRunner().invoke(cli, ["--config", str(cfg), "check", "--source", "ministry"])
+    assert result.exit_code == 1
+    assert "ministry (html-list): FAILED  HTTP 200, 4 items on the first page, 3 read" in result.output
+    assert "error: no dates: none of the 3 items read has a date of issue" in result.output
+    assert "error: text empty: none of the 3 items read has any text" in result.output

@@ -43,7 +43,7 @@ def test_the_configuration_example_is_valid(tmp_path: Path) -> None:
 
 def test_the_cli_examples_run(tmp_path: Path) -> None:
     examples = [line for block in _blocks("sh") for line in block.splitlines() if line.startswith("tracker ")]
-    assert len(examples) == 19
+    assert len(examples) == 21
     saved = tmp_path / "saved"
     saved.mkdir()
     shutil.copy(
@@ -89,6 +89,10 @@ def test_the_cli_examples_run(tmp_path: Path) -> None:
     assert "«暂停实施»" in outputs["tracker timeline --search 暂停实施"]
     assert (tmp_path / "timeline.html").read_text("utf-8").lstrip().lower().startswith("<!doctype html>")
     assert "suspension (CN)" in outputs["tracker show faa3b6a7"]
+    assert outputs["tracker check --source mofcom --save responses/"].startswith("mofcom (mofcom): OK")
+    assert len(list((tmp_path / "responses" / "mofcom").glob("*.http.json"))) == 4  # list and 3 articles
+    # every sample MOFCOM page gives an event (shared/samples/expected.json): nothing unclassified
+    assert outputs["tracker documents --unclassified --source mofcom"] == "no documents match\n"
     # the Python example, on the same database
     [code] = re.findall(r"```python\n(.*?)```", README.read_text("utf-8"), re.S)
     printed = io.StringIO()

@@ -148,7 +148,7 @@ def _check_one(source: SourceConfig, http: HttpClient, recorder: _Recorder | Non
             report.problems.append(Problem("error", ("refused: " if refused else "") + exc.message + where))
         except Exception as exc:  # a bug in one kind must not hide the other sources' reports
             report.problems.append(Problem("error", f"internal error: {type(exc).__name__}: {exc}"))
-        docs = list(scratch.documents())
+        docs = sorted(scratch.documents(), key=lambda d: d["id"])  # in the order of the list
         report.http_status = report.http_status or stats.http_status
         report.items = kind.listed
         report.problems += [Problem("error", f"an item could not be read: {e}") for e in stats.item_errors]

@@ -174,7 +174,8 @@ def _check_lines(r: SourceCheck) -> list[str]:
     status = f"HTTP {r.http_status}" if r.http_status else "no answer"
     lines = [
         f"{r.source} ({r.kind}): {'OK' if r.ok else 'FAILED'}  {status}, {r.items} items on the first "
-        f"page, {r.read} read: {r.dated} dated, {r.numbered} numbered, {r.with_text} with text; "
+        f"page{'' if len(r.urls) == 1 else f's of {len(r.urls)} URLs'}, {r.read} read: {r.dated} dated, "
+        f"{r.numbered} numbered, {r.with_text} with text; "
         f"{r.requests} requests"
     ]
     for s in r.samples:

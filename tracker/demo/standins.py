@@ -60,7 +60,9 @@ class MofcomCms:
 
     def __call__(self, req: Request) -> Reply:
         if self.require_referer and not req.header("Referer"):
-            page = b"<html><head><title>412 Precondition Failed</title></head><body><h1>412</h1></body></html>"
+            page = (
+                b"<html><head><title>412 Precondition Failed</title></head><body><h1>412</h1></body></html>"
+            )
             return Reply(412, "text/html", page)
         for key in ("webId", "tplSetId", "pageId"):
             if self.expected.get(key) and req.query.get(key, [""])[0] != self.expected[key]:
@@ -72,7 +74,11 @@ class MofcomCms:
                 page_no, size = int(param.get("pageNo", 1)), int(param.get("pageSize", self.page_size))
             except (ValueError, TypeError, AttributeError):
                 return _json({"success": False, "code": "500", "message": "paramJson 格式错误", "data": None})
-        items = self.items if self.items is not None else json.loads((self.root / "unit/items.json").read_text("utf-8"))
+        items = (
+            self.items
+            if self.items is not None
+            else json.loads((self.root / "unit/items.json").read_text("utf-8"))
+        )
         chunk = items[(page_no - 1) * size : page_no * size]
         lis = "".join(
             f'<li><a href="{html.escape(i["href"])}" title="{html.escape(i["title"])}" target="_blank">'
@@ -113,7 +119,9 @@ class FederalRegisterApi:
     def documents(self, req: Request) -> Reply:
         fields = req.query.get("fields[]") or list(FR_DEFAULT_FIELDS)
         if "presidential_document_type" in fields:
-            return _json({"status": 400, "errors": {"fields": "presidential_document_type is not a field"}}, 400)
+            return _json(
+                {"status": 400, "errors": {"fields": "presidential_document_type is not a field"}}, 400
+            )
         agency = req.query.get("conditions[agencies][]", [""])[0]
         name = self.searches.get(agency) or (
             f"api/v1/documents.{agency}.json" if agency else "api/v1/documents.json"
@@ -163,7 +171,11 @@ class LiveSites:
 
     def servers(self) -> dict[str, SiteServer]:
         """Each stand-in by the real host it stands in for."""
-        by_name = {"mofcom": self.mofcom, "whitehouse": self.whitehouse, "federalregister": self.federalregister}
+        by_name = {
+            "mofcom": self.mofcom,
+            "whitehouse": self.whitehouse,
+            "federalregister": self.federalregister,
+        }
         return {host: by_name[name] for host, name in REAL_HOSTS.items()}
 
     def local_url(self, url: str) -> str:

@@ -55,8 +55,9 @@ class RssSettings(FeedSettings):
 
 
 class RssSource(ListSource):
-    """Any RSS 2.0 or Atom feed. Each entry is a document keyed by its guid/id; the body comes
-    from content:encoded, else the description, else (optionally) the linked page."""
+    """Any RSS 2.0 or Atom feed. Each entry is a document keyed by its guid/id (a guid that is not
+    a URL only within the source's `authority`, default: its name); the body comes from
+    content:encoded, else the description, else (optionally) the linked page."""
 
     kind = "rss"
     Settings: ClassVar[type] = RssSettings  # not narrowed: WordPress brings its own settings

@@ -122,7 +122,9 @@ class MofcomSource(ListSource):
                 self.store.save_cache_entry(start, column.etag, column.last_modified, column.content, derived)
         self.unit = unit
         try:
-            super()._run_from(_unit_page_url(*unit, 1, None), stats, mode=mode, until=until, progress=progress)
+            super()._run_from(
+                _unit_page_url(*unit, 1, None), stats, mode=mode, until=until, progress=progress
+            )
         except FetchError as exc:
             if exc.status not in (404, 410) or _loader(soup(decode_bytes(column.content)), "") is not None:
                 raise
