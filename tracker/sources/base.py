@@ -106,7 +106,7 @@ class SourceKind:
         validators."""
         assert self.http is not None, "this source was opened for parsing files only"
         entry = self.store.cache_entry(url) if conditional else None
-        sent = dict(headers or {})
+        sent = {**self.request_headers(url), **(headers or {})}
         if self.config.user_agent:
             sent["User-Agent"] = self.config.user_agent.replace("{version}", __version__)
         return self.http.get(
@@ -118,6 +118,10 @@ class SourceKind:
             ok_statuses=ok_statuses,
             headers=sent,
         )
+
+    def request_headers(self, url: str) -> dict[str, str]:
+        """Headers this kind sends with a request for `url` (none by default)."""
+        return {}
 
     def unchanged_body(self, url: str, resp: Response) -> bool:
         """True when a server without validators sent exactly the body we processed last time."""

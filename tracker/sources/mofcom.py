@@ -79,19 +79,9 @@ class MofcomSource(ListSource):
 
             raise ConfigError("must be at least 1", file=file, key=f"sources.{config.name}.page_size")
 
-    def get(
-        self,
-        url: str,
-        *,
-        conditional: bool = False,
-        ok_statuses: tuple[int, ...] = (),
-        headers: dict[str, str] | None = None,
-    ) -> Response:
-        """As every source, plus the column page as Referer (the CMS refuses bare requests)."""
-        sent = dict(headers or {})
-        if self.referer and url != self.referer:
-            sent.setdefault("Referer", self.referer)
-        return super().get(url, conditional=conditional, ok_statuses=ok_statuses, headers=sent)
+    def request_headers(self, url: str) -> dict[str, str]:
+        """The column page as Referer (the CMS refuses bare requests)."""
+        return {"Referer": self.referer} if self.referer and url != self.referer else {}
 
     def _run_from(
         self,
