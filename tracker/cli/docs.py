@@ -63,7 +63,7 @@ def documents(
         shown = 0
         for doc in docs:
             if not shown:
-                click.echo(f"{'id':>5} {'issued':<10} {'document':<18} {'sources':<16} {'events':<24} title")
+                click.echo(f"{'id':>5} {'issued':<10} {'document':<18} {'sources':<26} {'events':<18} title")
             click.echo(document_line(doc))
             if with_text and doc.text:
                 click.echo(textwrap.indent(doc.text.rstrip(), " " * 6))
@@ -78,7 +78,7 @@ def document_line(doc: StoredDocument) -> str:
     actions = ",".join(e.action for e in doc.events) or "-"
     return (
         f"{doc.id:>5} {doc.issued or '-':<10} {clip(doc.doc_number or '-', 18):<18} "
-        f"{','.join(doc.sources) or '-':<16} {actions:<24} {clip(doc.title, 60)}"
+        f"{','.join(doc.sources) or '-':<26} {actions:<18} {clip(doc.title, 60)}"
     )
 
 
