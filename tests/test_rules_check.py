@@ -222,8 +222,22 @@ RULE_DEFECTS = [
         "        none: ['答记者问']",
         "        none: ['答记者问(']",
         "答记者问(",
-        ["bad regular expression '答记者问('", "missing ), unterminated subpattern"],
+        ["bad regular expression '答记者问('", "missing )"],
         id="bad-title-regex",
+    ),
+    pytest.param(
+        "        none: ['答记者问']",
+        "        none: ['(a|aa)+$']",
+        "(a|aa)+$",
+        ["regular expression '(a|aa)+$' backtracks catastrophically", "nested repetition"],
+        id="catastrophic-regex",
+    ),
+    pytest.param(
+        r"          - '自(?P<date>\d{4}年\d{1,2}月\d{1,2}日)起'",
+        r"          - '(?P<date>(\d|\d\d)+)$'",
+        r"(\d|\d\d)+",
+        ["backtracks catastrophically"],
+        id="catastrophic-effective-pattern",
     ),
     pytest.param(
         r"          - '自(?P<date>\d{4}年\d{1,2}月\d{1,2}日)起'",

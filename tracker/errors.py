@@ -7,6 +7,7 @@ TrackerError                      anything the CLI turns into one line and a non
 ├── StoreError                    the database cannot be opened or used (path)
 ├── Interrupted                   a run stopped (Ctrl-C, SIGTERM) between two documents
 ├── AlreadyRunningError           another `tracker run` holds the database's lock (lock file, pid)
+├── PatternTimeout                a maintainer's regular expression ran out of time (pattern, where)
 └── SourceError                   a source could not be read (source, url)
     ├── FetchError                transport: refused, timeout, HTTP error, oversized, off-host
     └── ParseError                the response is not what the source kind expects
@@ -79,3 +80,17 @@ class ParseError(SourceError):
 
 class LayoutChangedError(ParseError):
     """A list page or feed that used to yield items yields none: its layout probably changed."""
+
+
+class PatternTimeout(TrackerError):
+    """A regular expression from a rule file or the config ran past its time (catastrophic
+    backtracking on some text); `where` names it (rule id and file:line, or a config key), and
+    `document` the document it was run on, once known."""
+
+    def __init__(self, pattern: str, where: str, seconds: float, document: str | None = None):
+        self.pattern = pattern
+        self.where = where
+        self.seconds = seconds
+        self.document = document
+        on = f" on {document}" if document else ""
+        super().__init__(f"{where}: pattern {pattern!r} took longer than {seconds:g} s{on}")

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from tracker.errors import PatternTimeout
 from tracker.models import SCOPED_KINDS, scoped_number_key
+from tracker.patterns import DOCUMENT_BUDGET, budget
 from tracker.rules import CONTROL_ACTIONS, DocView, Draft, RuleSet
 from tracker.state import measure_keys, refresh_states
 from tracker.store import Store, now_iso
@@ -90,8 +92,9 @@ def doc_view(row: dict[str, Any]) -> DocView:
 class Classifier:
     """Classifies stored documents into events with one rule set; call it with (store, doc id)."""
 
-    def __init__(self, ruleset: RuleSet):
+    def __init__(self, ruleset: RuleSet, budget: float = DOCUMENT_BUDGET):
         self.ruleset = ruleset
+        self.budget = budget  # seconds every rule pattern together may take on one document
 
     def __call__(self, store: Store, doc_id: int) -> None:
         self.classify_document(store, doc_id)
@@ -111,8 +114,16 @@ class Classifier:
             return set()
         is_list = row["kind"] == "list" or _list_version(store, doc_id) is not None
         ident = f"list:{row['doc_number'] or row['id']}" if is_list else identity(row)
-        new = {event_id(ident, d.action): d for d in self.drafts_for(store, row)}
+        try:  # outside any write transaction: a slow rule holds no lock
+            with budget(self.budget):
+                drafts = self.drafts_for(store, row)
+        except PatternTimeout as exc:
+            exc.document = f"document {doc_id} ({row['title'][:80]})"
+            store.mark_unclassified(doc_id, f"{exc.where}: pattern took longer than {exc.seconds:g} s")
+            raise PatternTimeout(exc.pattern, exc.where, exc.seconds, exc.document) from None
+        new = {event_id(ident, d.action): d for d in drafts}
         with store.write():
+            store.clear_unclassified(doc_id)
             old = {
                 r[0]
                 for r in store.db.execute("SELECT event_id FROM event_drafts WHERE document_id = ?", [doc_id])
@@ -359,17 +370,25 @@ class _Rollback(Exception):
     pass
 
 
-def reclassify(store: Store, classifier: Classifier, *, dry_run: bool = False) -> list[Change]:
+def reclassify(
+    store: Store, classifier: Classifier, *, dry_run: bool = False, problems: list[str] | None = None
+) -> list[Change]:
     """Re-apply the rules to every stored document; return what appears, disappears or changes.
-    With `dry_run` nothing is kept."""
+    With `dry_run` nothing is kept. A document on which a rule runs out of time is left
+    unclassified and named in `problems`."""
     before = {e["id"]: e for e in store.db.query("SELECT * FROM events")}
     changes: list[Change] = []
     try:
         with store.write():
             store.db.execute("DELETE FROM event_drafts")
+            store.clear_unclassified()
             ids = [r[0] for r in store.db.execute("SELECT id FROM documents ORDER BY published, id")]
             for doc_id in ids:
-                classifier.classify_document(store, doc_id)
+                try:
+                    classifier.classify_document(store, doc_id)
+                except PatternTimeout as exc:
+                    if problems is not None:
+                        problems.append(str(exc))
             rebuild_events(store, before)
             after = {e["id"]: e for e in store.db.query("SELECT * FROM events")}
             for eid, e in after.items():

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.config import Config, SourceConfig
-from tracker.errors import InputError, Interrupted, SourceError
+from tracker.errors import InputError, Interrupted, PatternTimeout, SourceError
 from tracker.events import Classifier
 from tracker.http import HttpClient
 from tracker.models import RunStats
@@ -55,6 +55,8 @@ def fetch(
         classifier = load_classifier(config)
     with Store(config.db_path) as store:
         store.close_interrupted_runs([s.name for s in sources])
+        if classifier is not None:
+            catch_up(store, classifier)
     results: list[RunStats] = []
     with HttpClient(config.fetch) as http:
         workers = max(1, min(config.fetch.workers, len(sources)))
@@ -114,9 +116,20 @@ def run_source(
             stats.error = f"internal error: {type(exc).__name__}: {exc}"
         if stats.item_errors and stats.status == "ok":
             stats.status = "failed"
+        stats.notes += kind.notes
         stats.requests = http.thread_requests - before
         store.finish_run(run_id, stats)
     return stats
+
+
+def catch_up(store: Store, classifier: Classifier) -> None:
+    """Classify the documents a crash left stored but unclassified (between the two transactions
+    of SourceKind.save); a rule that runs out of time is logged and leaves its document so."""
+    for doc_id, _ in store.unclassified("pending"):
+        try:
+            classifier(store, doc_id)
+        except PatternTimeout as exc:
+            log.warning("%s", exc)
 
 
 def ingest(

@@ -13,6 +13,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tracker import patterns
+from tracker.patterns import Pattern
 from tracker.rules import (
     ACTIONS,
     REF_EXTRACTORS,
@@ -113,6 +115,24 @@ class _Parser:
 
     def err(self, line: int, message: str) -> None:
         self.problems.append(RuleFileError(self.path, line, message))
+
+    def pattern(self, source: str, line: int, rid: str) -> Pattern | None:
+        """A rule's regular expression, compiled with a time limit; None (and a problem) when it
+        does not compile or backtracks catastrophically on a short probe."""
+        try:
+            compiled = Pattern(source, where=f"rule {rid!r} ({self.path}:{line})")
+        except patterns.error as exc:
+            self.err(line, f"rule {rid!r}: bad regular expression {source!r}: {exc}")
+            return None
+        if not patterns.probe(source):
+            self.err(
+                line,
+                f"rule {rid!r}: regular expression {source!r} backtracks catastrophically (over "
+                f"{patterns.PROBE_SECONDS:g} s on a 31-character probe): avoid nested repetition such "
+                "as (a+)+ or (a|aa)+",
+            )
+            return None
+        return compiled
 
     def keys(self, m: LDict, allowed: set[str], what: str) -> bool:
         ok = True
@@ -281,13 +301,9 @@ class _Parser:
             if regex:
                 compiled = []
                 for item in items:
-                    try:
-                        compiled.append(re.compile(item))
-                    except re.error as exc:
-                        self.err(
-                            line_of(item, value.line_of(key)),
-                            f"rule {rid!r}: bad regular expression {item!r}: {exc}",
-                        )
+                    c = self.pattern(item, line_of(item, value.line_of(key)), rid)
+                    if c is not None:
+                        compiled.append(c)
                 parts[key] = tuple(compiled)
             else:
                 for item in items:
@@ -310,13 +326,8 @@ class _Parser:
         self.keys(value, DATE_KEYS, f"a date of rule {rid!r}")
         pats = []
         for p in self.strings(value.get("patterns"), value.line_of("patterns"), "patterns"):
-            try:
-                c = re.compile(p)
-            except re.error as exc:
-                self.err(
-                    line_of(p, value.line_of("patterns")),
-                    f"rule {rid!r}: bad regular expression {p!r}: {exc}",
-                )
+            c = self.pattern(p, line_of(p, value.line_of("patterns")), rid)
+            if c is None:
                 continue
             if not {"date", "announced"} & set(c.groupindex):
                 self.err(
@@ -350,14 +361,11 @@ class _Parser:
             )
         pattern = None
         if value.get("pattern") is not None:
-            try:
-                pattern = re.compile(str(value["pattern"]))
-                if "ref" not in pattern.groupindex:
-                    self.err(
-                        value.line_of("pattern"), f"rule {rid!r}: refers_to pattern needs a (?P<ref>…) group"
-                    )
-            except re.error as exc:
-                self.err(value.line_of("pattern"), f"rule {rid!r}: bad regular expression: {exc}")
+            pattern = self.pattern(str(value["pattern"]), value.line_of("pattern"), rid)
+            if pattern is not None and "ref" not in pattern.groupindex:
+                self.err(
+                    value.line_of("pattern"), f"rule {rid!r}: refers_to pattern needs a (?P<ref>…) group"
+                )
         if extract is None and pattern is None:
             self.err(value.line, f"rule {rid!r}: refers_to needs 'extract' or 'pattern'")
         return RefSpec(str(where), extract, pattern)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tracker.rulefile import TestResult
 
+from tracker.patterns import Pattern
 from tracker.textutil import find_date
 from tracker.vocab import Matcher, Scan, Vocabulary, sentence_bounds
 from tracker.yamlfile import RuleFileError
@@ -50,7 +51,7 @@ class Cond:
 class DateSpec:
     """Patterns with a (?P<date>…) group, or (?P<announced>…) for 'the date of issue'."""
 
-    patterns: tuple[re.Pattern[str], ...] = ()
+    patterns: tuple[Pattern, ...] = ()
     default: str | None = None  # 'announced' or None
     where: str = "any"
 
@@ -61,7 +62,7 @@ class RefSpec:
 
     where: str = "title_then_text"
     extract: str | None = None
-    pattern: re.Pattern[str] | None = None
+    pattern: Pattern | None = None
 
 
 @dataclass(frozen=True)

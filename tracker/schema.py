@@ -571,3 +571,17 @@ def _restore_own_text_0008(
         "INSERT INTO documents_fts(rowid, title, body) VALUES (?, ?, ?)",
         [doc["id"], fts_text(shown["title"]), fts_text(shown["text"])],
     )
+
+
+@migrations(name="0009_unclassified_documents")
+def _m0009(db: sqlite_utils.Database) -> None:
+    # a document stored but not (yet) classified: 'pending' between the storing transaction and the
+    # classifying one (a crash in between is caught up by the next fetch), or why the rules could
+    # not classify it (a pattern that ran out of time) until `tracker reclassify`
+    db.execute(
+        """CREATE TABLE unclassified (
+            document_id INTEGER PRIMARY KEY REFERENCES documents(id),
+            reason TEXT NOT NULL,
+            since TEXT NOT NULL
+        )"""
+    )

@@ -343,6 +343,35 @@ class Store:
             )
         )
 
+    # --- classification bookkeeping --------------------------------------------------------------
+
+    def mark_unclassified(self, document_id: int, reason: str = "pending") -> None:
+        """Note that a document is not classified: 'pending' until its classification is stored,
+        or why the rules could not classify it."""
+        with self.write():
+            self.db.execute(
+                """INSERT INTO unclassified(document_id, reason, since) VALUES (?, ?, ?)
+                   ON CONFLICT(document_id) DO UPDATE SET reason = excluded.reason""",
+                [document_id, reason, now_iso()],
+            )
+
+    def clear_unclassified(self, document_id: int | None = None) -> None:
+        """The document is classified (or, with None, every document is about to be)."""
+        with self.write():
+            if document_id is None:
+                self.db.execute("DELETE FROM unclassified")
+            else:
+                self.db.execute("DELETE FROM unclassified WHERE document_id = ?", [document_id])
+
+    def unclassified(self, reason: str | None = None) -> list[tuple[int, str]]:
+        """Documents stored without their classification (only those with `reason`, when given)."""
+        sql = "SELECT document_id, reason FROM unclassified"
+        rows = self.db.execute(
+            sql + (" WHERE reason = ?" if reason else "") + " ORDER BY document_id",
+            [reason] if reason else [],
+        ).fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
     # --- full texts still to read ----------------------------------------------------------------
 
     def has_full_text(self, keys: list[str]) -> bool:

@@ -120,8 +120,11 @@ def reclassify(obj: Context, dry_run: bool, as_json: bool) -> None:
     from tracker.store import Store
 
     classifier = load_classifier(obj.config)
+    problems: list[str] = []
     with Store(obj.config.db_path) as store:
-        changes = do_reclassify(store, classifier, dry_run=dry_run)
+        changes = do_reclassify(store, classifier, dry_run=dry_run, problems=problems)
+    for problem in problems:
+        click.echo(f"warning: left unclassified: {problem}", err=True)
     if as_json:
         click.echo(
             json.dumps(

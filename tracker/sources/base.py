@@ -10,7 +10,15 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tracker import __version__
-from tracker.errors import ConfigError, FetchError, InputError, Interrupted, LayoutChangedError, SourceError
+from tracker.errors import (
+    ConfigError,
+    FetchError,
+    InputError,
+    Interrupted,
+    LayoutChangedError,
+    PatternTimeout,
+    SourceError,
+)
 from tracker.http import HttpClient, Response, host_of
 from tracker.models import Document, RunStats
 
@@ -73,6 +81,8 @@ class SourceKind:
         self.store = store
         self.name = config.name
         self.stop: threading.Event | None = None  # set by the runner to stop between documents
+        self.to_classify: list[int] = []  # documents to classify once the storing transaction ends
+        self.notes: list[str] = []  # for the run's notes: worth knowing, not a failure
         self.listed = 0  # items found on the first list page (mode "check")
         self.check_items = 3  # how many of them mode "check" follows
         # called with (store, document id) inside the saving transaction: the classifier
@@ -160,7 +170,9 @@ class SourceKind:
         its list version here)."""
 
     def save(self, doc: Document) -> tuple[str, int]:
-        """Store a document, its kind's extras and its classification in one transaction."""
+        """Store a document and its kind's extras in one transaction, then classify it in another
+        (a slow rule holds no lock; the document is marked unclassified until its events are
+        stored, so a crash in between is caught up by the next fetch)."""
         doc.source_kind = self.kind
         with self.store.write():
             outcome, doc_id = self.store.save_document(doc)
@@ -168,8 +180,24 @@ class SourceKind:
             dated = outcome == "unchanged" and self.store.fill_published(doc_id, doc.published)
             self.after_store(doc, doc_id, outcome)
             if self.on_saved is not None and (outcome != "unchanged" or dated):
-                self.on_saved(self.store, doc_id)
+                self.to_classify.append(doc_id)
+            for pending in self.to_classify:
+                self.store.mark_unclassified(pending)
+        self.classify_pending()
         return outcome, doc_id
+
+    def classify_pending(self) -> None:
+        """Classify the documents this kind stored (or asked for again); a rule that runs out of
+        time leaves its document unclassified, with a note naming the rule."""
+        todo, self.to_classify = self.to_classify, []
+        if self.on_saved is None:
+            return
+        for doc_id in todo:
+            try:
+                self.on_saved(self.store, doc_id)
+            except PatternTimeout as exc:
+                log.warning("%s: %s", self.name, exc)
+                self.notes.append(f"stored unclassified: {exc}")
 
 
 class ListSource(SourceKind):

@@ -197,7 +197,7 @@ class UsgsListSource(FederalRegisterSource):
             # next newer list is now diffed with it instead of standing as the baseline
             later = self.store.next_list_document(self.name, doc_id)
             if later is not None and self.on_saved is not None:
-                self.on_saved(self.store, later)
+                self.to_classify.append(later)
 
     def retry_texts(self, stats: RunStats) -> None:
         try:
