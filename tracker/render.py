@@ -1,6 +1,7 @@
 """Timeline and status output: table, JSON, CSV, Markdown, iCalendar and the HTML page.
 
-Plain-text forms are written here; the HTML page is a template (templates/timeline.html.j2)."""
+Plain-text forms are written here; the HTML page is a template (templates/timeline.html.j2). Every
+stored value is escaped for its format (tracker/safe.py) whatever the database holds."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from tracker import safe
 from tracker.timeline import FIELDS, TimelineEvent
 
 ACTION_COLOURS = {
@@ -61,23 +63,24 @@ def table(
     mineral_w = max(12, rest // 3)
     title_w = max(8, rest - mineral_w - 1)
     yield " ".join(fit(h, w) for h, w in fixed) + " " + fit("minerals", mineral_w) + " " + "title"
+    t = safe.terminal  # no stored control character reaches the terminal raw
     for e in events:
-        span = (e.effective or "") + (f"→{e.expires}" if e.expires else "")
-        action = fit(e.action, 16)
+        span = t(e.effective or "") + (f"→{t(e.expires)}" if e.expires else "")
+        action = fit(t(e.action), 16)
         if colour:
             action = click.style(action, fg=ACTION_COLOURS.get(e.action, "white"))
         cells = [
-            fit(e.announced or "?", 10),
-            fit(e.jurisdiction, 3),
+            fit(t(e.announced or "?"), 10),
+            fit(t(e.jurisdiction), 3),
             action,
-            fit(e.doc_number or "-", 15),
+            fit(t(e.doc_number or "-"), 15),
             fit(span, 23),
-            fit(", ".join(e.minerals) or "-", mineral_w),
-            fit(e.title, title_w).rstrip(),
+            fit(t(", ".join(e.minerals)) or "-", mineral_w),
+            fit(t(e.title), title_w).rstrip(),
         ]
         yield " ".join(cells)
         if search and e.snippet:
-            yield " " * 11 + "… " + e.snippet
+            yield " " * 11 + "… " + t(e.snippet)
 
 
 def json_lines(events: Iterable[TimelineEvent]) -> Iterator[str]:
@@ -85,7 +88,7 @@ def json_lines(events: Iterable[TimelineEvent]) -> Iterator[str]:
     first = True
     yield "["
     for e in events:
-        yield ("" if first else ",") + "\n  " + json.dumps(_public(e), ensure_ascii=False)
+        yield ("" if first else ",") + "\n  " + safe.json_text(json.dumps(_public(e), ensure_ascii=False))
         first = False
     yield "\n]\n" if not first else "]\n"
 
@@ -99,7 +102,7 @@ def _public(e: TimelineEvent) -> dict[str, Any]:
 
 
 def csv_lines(events: Iterable[TimelineEvent]) -> Iterator[str]:
-    """CSV with a header; list fields joined with '; '."""
+    """CSV with a header; list fields joined with '; '; no cell a spreadsheet would run as a formula."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([*FIELDS, "trigger"])
@@ -108,34 +111,30 @@ def csv_lines(events: Iterable[TimelineEvent]) -> Iterator[str]:
         buf.seek(0)
         buf.truncate()
         row = _public(e)
-        writer.writerow(
-            [
-                "; ".join(v) if isinstance(v, list) else ("" if v is None else v)
-                for v in (row[k] for k in (*FIELDS, "trigger"))
-            ]
-        )
+        writer.writerow([csv_value(row[k]) for k in (*FIELDS, "trigger")])
         yield buf.getvalue()
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def csv_value(value: Any) -> str:
+    """One CSV cell: a list joined with '; ', None empty, text neutralised (safe.csv_cell)."""
+    if isinstance(value, list):
+        value = "; ".join(map(str, value))
+    return "" if value is None else safe.csv_cell(str(value))
 
 
 def markdown_lines(events: Iterable[TimelineEvent]) -> Iterator[str]:
-    """A Markdown table for pasting into reports."""
+    """A Markdown table for pasting into reports: every cell escaped, the title a link only to the
+    first http(s) URL."""
     yield "| Announced | Jurisdiction | Action | Document | In force | Minerals | Title |\n"
     yield "|---|---|---|---|---|---|---|\n"
+    md = safe.md_text
     for e in events:
         span = (e.effective or "") + (f" to {e.expires}" if e.expires else "")
-        title = f"[{_md(e.title)}]({e.urls[0]})" if e.urls else _md(e.title)
+        link = next((u for u in e.urls if safe.http_url(u)), None)
         yield (
-            f"| {e.announced or ''} | {e.jurisdiction} | {e.action} | {_md(e.doc_number or '')} | {span} | "
-            f"{_md(', '.join(e.minerals))} | {title} |\n"
+            f"| {md(e.announced or '')} | {md(e.jurisdiction)} | {md(e.action)} | {md(e.doc_number or '')} | "
+            f"{md(span)} | {md(', '.join(e.minerals))} | {safe.md_link(e.title, link)} |\n"
         )
-
-
-def _ics_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
 
 
 def _fold(line: str) -> str:
@@ -152,26 +151,29 @@ def _fold(line: str) -> str:
 
 
 def ics_lines(events: Iterable[TimelineEvent], now: datetime | None = None) -> Iterator[str]:
-    """An iCalendar file: an all-day event on each effective date and each expiry."""
+    """An iCalendar file: an all-day event on each effective date and each expiry. Every text value
+    is escaped (RFC 5545) and every line folded, so no stored value can start a property or an
+    event; the URL is the first http(s) URL, or none."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     yield "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//minerals-tracker//timeline//EN\r\nCALSCALE:GREGORIAN\r\n"
     for e in events:
         name = e.doc_number or e.title
+        url = next((u for u in map(safe.link_url, e.urls) if u), None)
         for kind, when, verb in (("effective", e.effective, "in force"), ("expires", e.expires, "ends")):
             if not when:
                 continue
             day = date.fromisoformat(when)
             lines = [
                 "BEGIN:VEVENT",
-                f"UID:{e.id}-{kind}@minerals-tracker",
+                f"UID:{safe.ics_text(e.id)}-{kind}@minerals-tracker",
                 f"DTSTAMP:{stamp}",
                 f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
                 f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}",
-                f"SUMMARY:{_ics_escape(f'{e.jurisdiction} {e.action.replace(chr(95), chr(32))} {verb}: {name}')}",
-                f"DESCRIPTION:{_ics_escape(e.title + (' — ' + ', '.join(e.minerals) if e.minerals else ''))}",
+                f"SUMMARY:{safe.ics_text(f'{e.jurisdiction} {e.action.replace(chr(95), chr(32))} {verb}: {name}')}",
+                f"DESCRIPTION:{safe.ics_text(e.title + (' — ' + ', '.join(e.minerals) if e.minerals else ''))}",
             ]
-            if e.urls:
-                lines.append(f"URL:{e.urls[0]}")
+            if url:
+                lines.append(f"URL:{url}")
             lines.append("END:VEVENT")
             yield "".join(_fold(line) + "\r\n" for line in lines)
     yield "END:VCALENDAR\r\n"
@@ -180,10 +182,10 @@ def ics_lines(events: Iterable[TimelineEvent], now: datetime | None = None) -> I
 def html_page(
     events: list[TimelineEvent], *, lanes: str, title: str, environment: Any, generated: str
 ) -> str:
-    """One self-contained HTML file: swimlanes per mineral or jurisdiction on a time axis."""
+    """One self-contained HTML file: swimlanes per mineral or jurisdiction on a time axis. The
+    template autoescapes; characters XML 1.0 does not allow are dropped from the page."""
     data = [_public(e) for e in events]
-    return str(
-        environment.get_template("timeline.html.j2").render(
-            events=data, lanes=lanes, title=title, generated=generated, count=len(data)
-        )
+    page = environment.get_template("timeline.html.j2").render(
+        events=data, lanes=lanes, title=title, generated=generated, count=len(data)
     )
+    return safe.xml_chars(str(page))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -69,7 +70,9 @@ class Context:
 
 
 class TrackerGroup(click.Group):
-    """Turns library errors into one line on stderr and exit status 2, never a traceback."""
+    """Turns library errors into one line on stderr and exit status 2, never a traceback; so is
+    an error SQLite reports about the database file (read-only, full, corrupt) wherever it
+    happens."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -80,6 +83,9 @@ class TrackerGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt, SystemExit, BrokenPipeError):
             raise
         except Exception as exc:  # a bug: still one line; the traceback goes to the debug log
+            if isinstance(exc, sqlite3.DatabaseError) and (error := _database_error(ctx, exc)):
+                click.echo(f"error: {one_line(str(error))}", err=True)
+                ctx.exit(EXIT_USAGE)
             logging.getLogger("tracker").debug("internal error", exc_info=True)
             click.echo(
                 f"error: internal error: {type(exc).__name__}: {one_line(str(exc))} "
@@ -90,7 +96,21 @@ class TrackerGroup(click.Group):
 
 
 def one_line(text: str) -> str:
-    return " ".join(text.split())
+    """`text` on one line, with no control character a terminal would act on."""
+    from tracker.safe import terminal
+
+    return " ".join(terminal(text).split())
+
+
+def _database_error(ctx: click.Context, exc: sqlite3.DatabaseError) -> TrackerError | None:
+    from tracker.store import database_error
+
+    obj = ctx.find_object(Context)
+    try:
+        path = str(obj.config.db_path) if obj is not None else "database"
+    except TrackerError:
+        path = "database"
+    return database_error(path, exc)
 
 
 def parse_date(value: str | None) -> date | None:

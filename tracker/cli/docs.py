@@ -12,6 +12,7 @@ import click
 from tracker.catalog import StoredDocument
 from tracker.cli import Context, cli, clip
 from tracker.cli.query import today
+from tracker.safe import json_text, terminal
 
 
 @cli.command()
@@ -58,15 +59,15 @@ def documents(
         )
         if fmt == "json":
             for chunk in json_array(d.as_dict(text=with_text) for d in docs):
-                click.echo(chunk, nl=False)
+                click.echo(json_text(chunk), nl=False)
             return
         shown = 0
         for doc in docs:
             if not shown:
                 click.echo(f"{'id':>5} {'issued':<10} {'document':<18} {'sources':<26} {'events':<18} title")
-            click.echo(document_line(doc))
+            click.echo(terminal(document_line(doc)))
             if with_text and doc.text:
-                click.echo(textwrap.indent(doc.text.rstrip(), " " * 6))
+                click.echo(textwrap.indent(terminal(doc.text.rstrip(), lines=True), " " * 6))
             shown += 1
         if not shown:
             click.echo("no documents match")

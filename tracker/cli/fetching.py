@@ -13,6 +13,7 @@ from tracker.cli import EXIT_FAILED, Context, cli, clip, parse_date, stoppable
 from tracker.config import Config
 from tracker.events import Classifier
 from tracker.models import RunStats
+from tracker.safe import terminal
 
 if TYPE_CHECKING:
     from tracker.check import SourceCheck
@@ -50,7 +51,7 @@ def _classifier_or_warning(config: Config) -> tuple[Classifier | None, bool]:
 
 def _print_runs(results: list[RunStats]) -> None:
     for s in results:
-        click.echo(_summary_line(s))
+        click.echo(terminal(_summary_line(s)))
 
 
 @cli.command()
@@ -135,7 +136,7 @@ def ingest(obj: Context, files: tuple[str, ...], source: str, url: str | None) -
 
     for row in do_ingest(obj.config, source, list(files), url):
         number = f" [{row['doc_number']}]" if row["doc_number"] else ""
-        click.echo(f"{row['outcome']:<9} #{row['id']}{number} {row['title']}  ({row['file']})")
+        click.echo(terminal(f"{row['outcome']:<9} #{row['id']}{number} {row['title']}  ({row['file']})"))
 
 
 @cli.command()
@@ -165,7 +166,7 @@ def check(obj: Context, sources: tuple[str, ...], fmt: str, save: str | None) ->
     else:
         for r in reports:
             for line in _check_lines(r):
-                click.echo(line)
+                click.echo(terminal(line))
     if any(not r.ok for r in reports):
         sys.exit(EXIT_FAILED)
 
@@ -214,10 +215,12 @@ def sources(obj: Context, as_json: bool, kinds: bool) -> None:
             else ("failing" if r["consecutive_failures"] else ("ok" if r["last_success"] else "never"))
         )
         click.echo(
-            f"{r['name']:<16} {r['kind']:<16} {state:<9} {r['last_success'] or '-':<26} "
-            f"{r['consecutive_failures']:>5} {r['items_seen'] if r['items_seen'] is not None else '-':>5} "
-            f"{r['documents']:>5}  {r['last_error'] or ''}"
-            + (f" ({r['texts_pending']} full texts pending)" if r["texts_pending"] else "")
+            terminal(
+                f"{r['name']:<16} {r['kind']:<16} {state:<9} {r['last_success'] or '-':<26} "
+                f"{r['consecutive_failures']:>5} {r['items_seen'] if r['items_seen'] is not None else '-':>5} "
+                f"{r['documents']:>5}  {r['last_error'] or ''}"
+                + (f" ({r['texts_pending']} full texts pending)" if r["texts_pending"] else "")
+            )
         )
 
 

@@ -6,11 +6,16 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from tracker.cli import EXIT_FAILED, Context, cli, clip, parse_date
 from tracker.errors import InputError
+from tracker.safe import json_text, terminal, xml_chars
+
+if TYPE_CHECKING:
+    from tracker.digest import DigestOutcome
 
 
 def _now(value: str | None) -> datetime:
@@ -21,6 +26,20 @@ def _now(value: str | None) -> datetime:
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date-time (YYYY-MM-DDTHH:MM+00:00)") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _outcome(o: DigestOutcome) -> str:
+    if o.status == "sent":
+        again = " (sent again: an earlier attempt may have been delivered too)" if o.again else ""
+        return f"{o.alerts} alerts, {o.message_id}{again}"
+    if o.status == "uncertain":
+        return (
+            f"{o.error} — will be sent again with the same Message-ID {o.message_id}; "
+            f"its {o.alerts} alerts stay pending"
+        )
+    if o.status == "failed":
+        return f"{o.error}; its {o.alerts} alerts stay pending"
+    return "nothing new today"
 
 
 @cli.command()
@@ -53,13 +72,9 @@ def digest(
         if not outcomes:
             click.echo("no recipients: add [[recipients]] to the config, or give --to ADDR")
         for o in outcomes:
-            detail = {
-                "sent": f"{o.alerts} alerts, {o.message_id}",
-                "skipped": "nothing new today",
-                "failed": f"{o.error}; its {o.alerts} alerts stay pending",
-            }[o.status]
-            click.echo(f"{o.recipient}: {o.status}: {detail}")
-        if any(o.status == "failed" for o in outcomes):
+            # one line, whatever the server said
+            click.echo(terminal(f"{o.recipient}: {o.status}: {_outcome(o)}"))
+        if any(o.status in ("failed", "uncertain") for o in outcomes):
             sys.exit(EXIT_FAILED)
         return
     since_day = parse_date(since)
@@ -74,14 +89,14 @@ def digest(
             store, config, recipients[0], now, since=since_day.isoformat() if since_day else None
         )
     if out is None:
-        click.echo(rendered.text, nl=False)
+        click.echo(terminal(rendered.text, lines=True), nl=False)
         return
     path = Path(out)
     suffix = path.suffix.lower()
     if suffix == ".html":
-        path.write_text(rendered.html, "utf-8")
+        path.write_text(xml_chars(rendered.html), "utf-8")
     elif suffix == ".txt":
-        path.write_text(rendered.text, "utf-8")
+        path.write_text(terminal(rendered.text, lines=True), "utf-8")
     elif suffix == ".eml":
         path.write_bytes(bytes(message(config, recipients[0], rendered, now)))
     else:
@@ -107,12 +122,14 @@ def alerts(obj: Context, pending: bool, as_json: bool) -> None:
         sync_alerts(store, obj.config, datetime.now(UTC))
         rows = list_alerts(store, obj.config, pending=pending)
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        click.echo(json_text(json.dumps(rows, ensure_ascii=False, indent=2)))
         return
     for a in rows:
         state = "pending" if a["pending_for"] else ("sent" if a["delivered_to"] else "unrouted")
         click.echo(
-            f"{a['created_at'][:16]} {a['severity']:<8} {a['kind']:<16} {state:<8} {clip(a['title'], 70)}"
+            terminal(
+                f"{a['created_at'][:16]} {a['severity']:<8} {a['kind']:<16} {state:<8} {clip(a['title'], 70)}"
+            )
         )
     if not rows:
         click.echo("no alerts")
@@ -123,7 +140,8 @@ def alerts(obj: Context, pending: bool, as_json: bool) -> None:
 @click.option("--limit", default=200, show_default=True, help="Newest alerts to include.")
 @click.pass_obj
 def feed(obj: Context, out: str, limit: int) -> None:
-    """Write an Atom feed of the alerts, for a feed reader.
+    """Write an Atom feed of the alerts, for a feed reader (characters XML 1.0 forbids are left
+    out, so the feed always parses).
 
     Example: tracker feed --out /var/www/alerts.xml
     """
@@ -134,5 +152,5 @@ def feed(obj: Context, out: str, limit: int) -> None:
     with Store(obj.config.db_path) as store:
         sync_alerts(store, obj.config, datetime.now(UTC))
         xml = atom(store, obj.config, limit)
-    Path(out).write_text(xml, "utf-8")
+    Path(out).write_text(xml_chars(xml), "utf-8")
     click.echo(f"wrote {out}")

@@ -12,6 +12,7 @@ import click
 from tracker.cli import Context, cli, clip, parse_date
 from tracker.errors import InputError
 from tracker.rules import ACTIONS
+from tracker.safe import json_text, md_text, terminal
 from tracker.state import Status
 
 
@@ -69,13 +70,14 @@ def status(
         rows = do_status(store, as_of=day, minerals=wanted, jurisdictions=[j.upper() for j in jurisdictions])
     keys = ("jurisdiction", "measure", "mineral", "state", "since", "until")
     if as_json or fmt == "json":
-        click.echo(json.dumps([{k: getattr(r, k) for k in keys} for r in rows], ensure_ascii=False, indent=2))
+        rows_json = json.dumps([{k: getattr(r, k) for k in keys} for r in rows], ensure_ascii=False, indent=2)
+        click.echo(json_text(rows_json))
         return
     if fmt == "md":
         click.echo("| " + " | ".join(k.capitalize() for k in keys) + " |")
         click.echo("|" + "---|" * len(keys))
         for r in rows:
-            click.echo("| " + " | ".join(str(getattr(r, k) or "") for k in keys) + " |")
+            click.echo("| " + " | ".join(md_text(str(getattr(r, k) or "")) for k in keys) + " |")
         return
     if not rows:
         click.echo(f"no controls in force on {day} for the minerals and jurisdictions asked")
@@ -83,7 +85,9 @@ def status(
     click.echo(f"{'jur':<4} {'measure':<18} {'mineral':<16} {'state':<10} {'since':<10}  until")
     for r in rows:
         click.echo(
-            f"{r.jurisdiction:<4} {r.measure:<18} {r.mineral:<16} {r.state:<10} {r.since or '-':<10}  {r.until or '-'}"
+            terminal(
+                f"{r.jurisdiction:<4} {r.measure:<18} {r.mineral:<16} {r.state:<10} {r.since or '-':<10}  {r.until or '-'}"
+            )
         )
 
 
@@ -251,28 +255,32 @@ def show(obj: Context, event_id: str, as_json: bool) -> None:
             "referred_by_events": [r.id for r in rel["referred_by"]],
             "states": [s.as_dict() for s in states],
         }
-        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        click.echo(json_text(json.dumps(payload, ensure_ascii=False, indent=2)))
         return
-    click.echo(f"{ev.id}  {ev.action} ({ev.jurisdiction}), severity {ev.severity}, rule {ev.rule}")
-    click.echo(f"  {ev.title}")
-    click.echo(
+
+    def say(line: str) -> None:  # stored text: no control character reaches the terminal raw
+        click.echo(terminal(line))
+
+    say(f"{ev.id}  {ev.action} ({ev.jurisdiction}), severity {ev.severity}, rule {ev.rule}")
+    say(f"  {ev.title}")
+    say(
         f"  document {ev.doc_number or '-'}, issued {ev.announced or '?'}"
         + (f", in force {ev.effective}" if ev.effective else "")
         + (f" until {ev.expires}" if ev.expires else "")
     )
     for label, values in (("minerals", ev.minerals), ("items", ev.items), ("targets", ev.targets)):
         if values:
-            click.echo(f"  {label}: {', '.join(values)}")
+            say(f"  {label}: {', '.join(values)}")
     if ev.trigger:
-        click.echo(f"  triggered by: “{ev.trigger}”")
-    click.echo("  sources:")
+        say(f"  triggered by: “{ev.trigger}”")
+    say("  sources:")
     for d in docs:
-        click.echo(f"    #{d['id']} {d['source']}: {d['title']} ({d['published']})")
+        say(f"    #{d['id']} {d['source']}: {d['title']} ({d['published']})")
     for url in ev.urls:
-        click.echo(f"    {url}")
+        say(f"    {url}")
     if ev.refers_to:
         known = {r.doc_number: r for r in rel["refers_to"]}
-        click.echo(
+        say(
             "  refers to: "
             + ", ".join(
                 f"{ref} ({known[ref].action} {known[ref].id})" if ref in known else f"{ref} (not stored)"
@@ -280,14 +288,14 @@ def show(obj: Context, event_id: str, as_json: bool) -> None:
             )
         )
     if rel["referred_by"]:
-        click.echo(
+        say(
             "  referred to by: "
             + ", ".join(f"{r.doc_number or r.title} ({r.action} {r.id})" for r in rel["referred_by"])
         )
     if states:
-        click.echo(f"  state on {day}:")
+        say(f"  state on {day}:")
         for line in status_summary(states):
-            click.echo("    " + line)
+            say("    " + line)
 
 
 def event_line(e: dict[str, Any]) -> str:
