@@ -320,8 +320,9 @@ MINES: list[Notice] = [
 ]
 TRADE: list[Notice] = [
     ("9.html", "Notice No. 9 on germanium", "2026-05-01", "Trade notice on germanium, corrected."),
-    # a re-post of the mines notice, word for word, two years later
-    ("repost.html", MINES[0][1], "2028-01-10", MINES[0][3]),
+    # a re-post of the mines notice, word for word, the next year (within a year from today: a
+    # later date of issue is refused as implausible)
+    ("repost.html", MINES[0][1], "2027-01-10", MINES[0][3]),
 ]
 TRADE_FIRST_TEXT = "Trade notice on germanium."
 
@@ -504,7 +505,7 @@ def test_next_fetch_after_the_migration_dates_the_split_documents_without_new_on
         "/mines/2027-9.html": "2027-03-02",
         "/mines/2026-10.html": "2026-04-01",
         "/trade/9.html": "2026-05-01",
-        "/trade/repost.html": "2028-01-10",
+        "/trade/repost.html": "2027-01-10",
     }
     keys = number_keys(db_path)
     assert keys["no:mines|9|2026"] == ids["9"]
@@ -513,7 +514,7 @@ def test_next_fetch_after_the_migration_dates_the_split_documents_without_new_on
         "no:mines|9|2027",
         "no:mines|10|2026",
         "no:trade|9|2026",
-        "no:trade|9|2028",
+        "no:trade|9|2027",
     }
     assert len(set(keys.values())) == len(keys)  # one key per document: no two merged again
 

@@ -22,6 +22,10 @@ def sha256(data: bytes | str) -> str:
 SCOPED_KINDS = ("html-list", "rss")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 _ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+")
+# the URLs a stored document may have: web pages, files given to `tracker ingest`, and the Federal
+# Register's `federalregister:NNNN` for a result without a usable html_url; never javascript:,
+# data:, or anything with a control character or white space in it
+_DOCUMENT_URL = re.compile(r"^(?:(?:https?|file)://|federalregister:)[^\x00-\x20\x7f-\x9f\s]+$", re.I)
 
 
 def scoped_number_key(scope: str, number: str, published: date | None) -> str | None:
@@ -61,6 +65,24 @@ class Document:
     # config-only kinds: the scope its doc_number is a key within (None: the number is global)
     number_scope: str | None = None
 
+    def sanitise(self) -> None:
+        """Make this delivery safe to store and to show, in place (every kind's documents pass
+        here on their way into the store): no terminal escape sequences or control characters in
+        the title and number (none at all) or the text and meta (newlines and tabs kept); no date
+        of issue before 1900 or more than a year ahead (dropped and noted). ParseError when the
+        URL is not one a reader may follow."""
+        from tracker.errors import ParseError
+        from tracker.textutil import clean_text, clean_title, issue_date
+
+        if not _DOCUMENT_URL.match(self.url):
+            raise ParseError(f"not storing a document whose URL is not a web address: {self.url[:200]!r}")
+        self.title = clean_title(self.title)
+        self.text = clean_text(self.text)
+        if self.doc_number:
+            self.doc_number = clean_title(self.doc_number) or None
+        self.meta = _clean_meta(self.meta)
+        self.published = issue_date(self.published)
+
     @property
     def content_hash(self) -> str:
         """Hash of what a reader sees (title and text), so a re-render with new markup is no edit."""
@@ -74,6 +96,18 @@ class Document:
             number = scoped_number_key(self.number_scope, number, self.published)
         keys = [number] if number else []
         return keys + [k for k in self.keys if k and k not in keys]
+
+
+def _clean_meta(value: Any) -> Any:
+    from tracker.textutil import clean_text
+
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_clean_meta(k): _clean_meta(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean_meta(v) for v in value]
+    return value
 
 
 @dataclass

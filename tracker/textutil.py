@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import codecs
+import json
+import logging
 import re
-from datetime import date
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import date, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
+
+from tracker.errors import ParseError
+
+log = logging.getLogger(__name__)
 
 PARSER = "lxml"  # pinned so fixtures give the same tree everywhere
 
@@ -119,25 +130,23 @@ def element_text(node: Tag | None) -> str:
     if node is None:
         return ""
     parts: list[str] = []
-
-    def walk(el: Tag) -> None:
-        for child in el.children:
-            if isinstance(child, (Comment, Declaration, Doctype, ProcessingInstruction)):
-                continue
-            if isinstance(child, NavigableString):
-                # a line break in the source is only white space; blocks and <br> break lines
-                parts.append(str(child).replace("\r", " ").replace("\n", " "))
-            elif isinstance(child, Tag):
-                if child.name in _SKIP:
-                    continue
-                block = child.name in _BLOCK
-                if block:
-                    parts.append("\n")
-                walk(child)
-                if block:
-                    parts.append("\n")
-
-    walk(node)
+    # an explicit stack, not recursion: a page nested 100,000 elements deep is still only a page
+    stack: list[object] = list(reversed(list(node.children)))
+    while stack:
+        child = stack.pop()
+        if isinstance(child, str) and not isinstance(child, NavigableString):
+            parts.append(child)  # the line break closing a block element
+        elif isinstance(child, (Comment, Declaration, Doctype, ProcessingInstruction)):
+            continue
+        elif isinstance(child, NavigableString):
+            # a line break in the source is only white space; blocks and <br> break lines
+            parts.append(str(child).replace("\r", " ").replace("\n", " "))
+        elif isinstance(child, Tag) and child.name not in _SKIP:
+            block = child.name in _BLOCK
+            if block:
+                parts.append("\n")
+                stack.append("\n")
+            stack.extend(reversed(list(child.children)))
     lines = (_SPACES.sub(" ", line).strip() for line in "".join(parts).split("\n"))
     return "\n".join(line for line in lines if line)
 
@@ -151,6 +160,72 @@ def html_fragment_text(html: str) -> str:
 def collapse(text: str) -> str:
     """All whitespace runs to one space."""
     return re.sub(r"\s+", " ", text).strip()
+
+
+# --- control characters and links ----------------------------------------------------------------
+
+# a terminal escape sequence whole (so that no 'http://evil' or '[2J' is left behind): CSI (colours,
+# clearing the screen), OSC ended by BEL or ST (window titles, hyperlinks), other ESC pairs
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)|\x1b[ -/]*[0-~]"
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline, DEL, C1
+_TITLE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_LINK_SCHEMES = ("http", "https")
+_BAD_IN_LINK = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
+
+
+def clean_text(text: str) -> str:
+    """Text without terminal escape sequences or control characters (C0, DEL, C1), newlines and
+    tabs kept (CR LF and CR become newlines)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
+
+
+def clean_title(title: str) -> str:
+    """A title on one line, without escape sequences or any control character."""
+    title = _ESCAPE_SEQUENCE.sub("", title)
+    return collapse(_TITLE_CONTROL.sub("", title.replace("\t", " ").replace("\n", " ").replace("\r", " ")))
+
+
+def web_url(href: str, base: str | None = None) -> str | None:
+    """`href` (resolved against `base`) as an absolute http(s) URL with a host, or None when it is
+    not one a document may carry: another scheme (javascript:, data:, mailto:), or a control
+    character or white space inside it. White space around it is dropped, as browsers do."""
+    href = href.strip(" \t\n\r\f\v")
+    url = urljoin(base, href) if base else href
+    if not url or _BAD_IN_LINK.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an invalid IPv6 host
+        return None
+    if parts.scheme.lower() not in _LINK_SCHEMES or not parts.hostname:
+        return None
+    return url
+
+
+# --- JSON --------------------------------------------------------------------------------------
+
+_MAX_INT_DIGITS = 18
+
+
+def _bounded_int(digits: str) -> int | str:
+    # a 5,000-digit number stays a string: int() refuses over 4,300 digits, and failing the whole
+    # response for one field would lose every other result in it
+    return int(digits) if len(digits.lstrip("-")) <= _MAX_INT_DIGITS else digits
+
+
+def load_json(content: bytes | str, url: str, what: str = "JSON") -> Any:
+    """Parse a JSON response; ParseError (naming `url`) when it is not UTF-8 JSON or nests too
+    deep to read. Integers too long to be numbers are kept as strings."""
+    try:
+        text = content.decode("utf-8") if isinstance(content, bytes) else content
+        return json.loads(text, parse_int=_bounded_int)
+    except RecursionError:
+        raise ParseError(f"{what} nested too deeply to read (refused)", url=url) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ParseError(f"not {what}: {exc}", url=url) from None
 
 
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -201,8 +276,9 @@ _DATE_PATTERNS = [
 ]
 
 
-def find_date(text: str | None) -> date | None:
-    """The first date written in `text` (Chinese, ISO or English forms), or None."""
+def find_date(text: str | None, *, issue: bool = False) -> date | None:
+    """The first date written in `text` (Chinese, ISO or English forms), or None. With `issue`,
+    the first plausible date of issue (see `issue_date`): a year 9999 is passed over, and noted."""
     if not text:
         return None
     best: tuple[int, date] | None = None
@@ -215,6 +291,8 @@ def find_date(text: str | None) -> date | None:
                 d = date(int(m.group("y")), month, int(m.group("d")))
             except ValueError:
                 continue
+            if issue and issue_date(d, m.group(0)) is None:
+                continue
             if best is None or m.start() < best[0]:
                 best = (m.start(), d)
             break
@@ -222,20 +300,65 @@ def find_date(text: str | None) -> date | None:
 
 
 def parse_feed_date(raw: str | None) -> date | None:
-    """The date of an RFC 822 or ISO timestamp in its own offset (not shifted to UTC)."""
+    """The date of an RFC 822 or ISO timestamp in its own offset (not shifted to UTC), when it
+    is a plausible date of issue."""
     if not raw:
         return None
     try:
-        return parsedate_to_datetime(raw).date()
-    except (TypeError, ValueError, IndexError):
-        return find_date(raw)
+        return issue_date(parsedate_to_datetime(raw).date(), raw)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return find_date(raw, issue=True)
+
+
+# --- plausible dates of issue ------------------------------------------------------------------
+
+EARLIEST_ISSUE = date(1900, 1, 1)
+# the dates a date of issue may not hold, as written, noted while a source runs (`refused_dates`)
+_REFUSED: ContextVar[list[str] | None] = ContextVar("refused_dates", default=None)
+
+
+def latest_issue(today: date | None = None) -> date:
+    """The latest plausible date of issue: a year from today."""
+    today = today or date.today()
+    try:
+        return today.replace(year=today.year + 1)
+    except ValueError:  # 29 February
+        return today + timedelta(days=365)
+
+
+def issue_date(d: date | None, raw: str | None = None) -> date | None:
+    """`d` when it can be a date of issue (1900 to a year from today), else None, so that the
+    caller goes on to its next source of a date; a refused date (`raw`, as written) is noted in
+    the innermost `refused_dates()` block, or logged outside one. Every source kind's date of
+    issue passes through here, and `Document.sanitise` checks again at storage."""
+    if d is None or EARLIEST_ISSUE <= d <= latest_issue():
+        return d
+    written = raw if raw is not None else d.isoformat()
+    sink = _REFUSED.get()
+    if sink is None:
+        log.warning("implausible date of issue %r ignored", written)
+    else:
+        sink.append(written)
+    return None
+
+
+@contextmanager
+def refused_dates() -> Iterator[list[str]]:
+    """Within the block, the implausible dates of issue refused by `issue_date` (as written) are
+    collected into the list yielded (in this thread or task only)."""
+    sink: list[str] = []
+    token = _REFUSED.set(sink)
+    try:
+        yield sink
+    finally:
+        _REFUSED.reset(token)
 
 
 # --- document numbers --------------------------------------------------------------------------
 
 _MOFCOM_NUMBER = re.compile(
-    r"(?P<issuer>商务部[\u4e00-\u9fff、\s]{0,20}?)(?P<type>公告|令)\s*[〔\[(（]?\s*(?P<y>\d{4})\s*[〕\])）]?\s*年?\s*第\s*(?P<n>\d+)\s*号"
-)
+    r"(?P<issuer>商务部[\u4e00-\u9fff、\s]{0,20}?)(?P<type>公告|令)\s*[〔\[(（]?\s*(?P<y>\d{4})\s*[〕\])）]?\s*年?\s*第\s*(?P<n>\d{1,6})\s*号"
+)  # the number bounded: a 5,000-digit '第…号' is no number (int() refuses over 4,300 digits)
 _EO = re.compile(r"\bExecutive\s+Order\s+(?:No\.?\s*)?(\d{5})\b", re.I)
 
 
@@ -276,4 +399,4 @@ def signing_date(text: str) -> date | None:
     """The date under an order's signature ('THE WHITE HOUSE,\n March 20, 2025.'), the last one
     in the text."""
     found = list(_SIGNED.finditer(text))
-    return find_date(found[-1].group(1)) if found else None
+    return find_date(found[-1].group(1), issue=True) if found else None

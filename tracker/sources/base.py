@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urldefrag
 
 from tracker import __version__
 from tracker.errors import (
@@ -20,7 +21,8 @@ from tracker.errors import (
     SourceError,
 )
 from tracker.http import HttpClient, Response, host_of
-from tracker.models import Document, RunStats
+from tracker.models import Document, RunStats, sha256
+from tracker.textutil import refused_dates, web_url
 
 if TYPE_CHECKING:
     from tracker.config import SourceConfig
@@ -49,6 +51,7 @@ class Item:
     keys: list[str] = field(default_factory=list)
     follow: bool = False  # the document needs its detail page (feeds without a body)
     response: Response | None = None  # the detail page, once fetched
+    error: str = ""  # why this entry cannot be read (an API result of the wrong shape): an item error
 
 
 @dataclass
@@ -121,7 +124,7 @@ class SourceKind:
             sent["User-Agent"] = self.config.user_agent.replace("{version}", __version__)
         return self.http.get(
             url,
-            allowed_hosts=self.config.hosts,
+            allowed_origins=self.config.origins,
             etag=entry.etag if entry else None,
             last_modified=entry.last_modified if entry else None,
             timeout=self.config.timeout,
@@ -204,7 +207,36 @@ class ListSource(SourceKind):
     """A source read as pages of items (a list page, a feed, an API), newest first.
 
     `fetch` reads the first page with a conditional GET and goes on to older pages only while every
-    item on a page was new (up to `max_pages`); `backfill` walks on to the end, or to `until`."""
+    item on a page was new (up to `max_pages`); `backfill` walks on to the end, or to `until`. A walk
+    ends at a next-page link to a page already read in the run (or to a copy of one)."""
+
+    def __init__(self, config: SourceConfig, http: HttpClient | None, store: Store):
+        super().__init__(config, http, store)
+        self.warnings: dict[str, list[str]] = {}  # what was passed over in this run -> examples
+        self.pages_read: set[str] = set()  # list pages read in this run, without fragment
+        self.mode = "fetch"  # of the run under way: "fetch", "backfill" or "check"
+
+    def warn(self, what: str, example: str) -> None:
+        """Note something passed over that is no failure (an item rejected, a date refused); the
+        run's notes count each `what` with a few examples."""
+        log.info("%s: %s: %s", self.name, what, example)
+        examples = self.warnings.setdefault(what, [])
+        if example not in examples:
+            examples.append(example)
+
+    def warning_notes(self) -> list[str]:
+        """The warnings of this run as run notes, one per kind of problem, and forget them."""
+        notes = []
+        for what, examples in self.warnings.items():
+            shown = ", ".join(examples[:3]) + (", …" if len(examples) > 3 else "")
+            notes.append(f"{what} ({len(examples)}): {shown}")
+        self.warnings = {}
+        return notes
+
+    def item_url_ok(self, url: str) -> bool:
+        """True when an item's URL may be stored and followed: an http(s) address (this kind's
+        pseudo-URLs too, in kinds that have them)."""
+        return web_url(url) == url
 
     def parse_page(self, resp: Response, url: str, page_no: int) -> Page:
         """Items of one page."""
@@ -222,8 +254,16 @@ class ListSource(SourceKind):
         state = self.store.source_state(self.name)
         # after a first run, a crash or a failure, known items on page 1 do not mean "caught up"
         self.catching_up = not state or not state["last_success"] or bool(state["incomplete"])
-        for start in self.config.urls:
-            self._run_from(start, stats, mode=mode, until=until, progress=progress)
+        self.pages_read = set()
+        self.mode = mode
+        try:
+            with refused_dates() as refused:
+                for start in self.config.urls:
+                    self._run_from(start, stats, mode=mode, until=until, progress=progress)
+        finally:
+            for raw in refused:
+                self.warn(REFUSED_DATE, repr(raw[:80]))
+            stats.notes += self.warning_notes()
         if stats.item_errors:
             stats.status = "failed"
 
@@ -240,6 +280,7 @@ class ListSource(SourceKind):
         """Walk the pages from `start` (whose response is `first` when the caller already has it)."""
         url: str | None = start
         page_no = 0
+        bodies: set[str] = set()  # of the pages of this walk: a site that ignores ?page=N repeats one
         while url:
             page_no += 1
             # an unchanged first page means "nothing new", unless an earlier run stopped on a later page
@@ -254,7 +295,16 @@ class ListSource(SourceKind):
                 return
             if resp.status == 404:  # a page past the end (WordPress ?paged=N)
                 return
-            page = self.parse_page(resp, url, page_no)
+            self.pages_read.add(_page_key(url))
+            body = sha256(resp.content)
+            if body in bodies:
+                self.warn(PAGE_REPEATED, repr(url))
+                return
+            bodies.add(body)
+            with refused_dates() as refused:
+                page = self.parse_page(resp, url, page_no)
+            for raw in refused:
+                self.warn(REFUSED_DATE, f"{raw[:80]!r} on {url}")
             stats.pages += 1
             if mode == "check":  # `tracker check`: the first page, and only a few of its items
                 self.listed += len(page.items)
@@ -267,8 +317,11 @@ class ListSource(SourceKind):
             if page_no == 1 and not stats.item_errors:
                 self.store.save_cache_entry(url, resp.etag, resp.last_modified, resp.content)
             nxt = self.next_page_url(page, url, page_no, mode) if page.items else None
-            if nxt and not self.on_host(nxt):
-                log.warning("%s: next-page link to another host ignored: %s", self.name, nxt)
+            if nxt and (web_url(nxt) != nxt or not self.on_host(nxt)):
+                self.warn(NEXT_REFUSED, repr(nxt))
+                nxt = None
+            if nxt and _page_key(nxt) in self.pages_read:
+                self.warn(NEXT_READ_BEFORE, repr(nxt))
                 nxt = None
             if reached_until or mode == "check":
                 return
@@ -296,6 +349,13 @@ class ListSource(SourceKind):
             if until and item.published and item.published < until:
                 return all_new, True
             stats.items_seen += 1
+            if item.error:
+                stats.item_errors.append(f"{item.url}: {item.error}")
+                log.warning("%s: %s: %s", self.name, item.url, item.error)
+                continue
+            if not self.item_url_ok(item.url):
+                self.warn(UNSAFE_LINK, repr(item.url[:200]))
+                continue
             if not self.on_host(item.url) and item.document is None:
                 stats.skipped_offhost += 1
                 log.info("%s: link to another host not followed: %s", self.name, item.url)
@@ -307,15 +367,23 @@ class ListSource(SourceKind):
                 if (item.document is None or item.follow) and (mode == "backfill" or not self.config.recheck):
                     continue
             try:
-                doc = self.fetch_document(item)
+                with refused_dates() as refused:
+                    doc = self.fetch_document(item)
             except SourceError as exc:
                 stats.item_errors.append(f"{item.url}: {exc.message}")
                 log.warning("%s: %s", self.name, exc)
                 continue
+            for raw in refused:
+                self.warn(REFUSED_DATE, f"{raw[:80]!r} on {item.url}")
             if doc is None:
                 stats.not_modified += 1
                 continue
-            outcome, doc_id = self.save(doc)
+            try:
+                outcome, doc_id = self.save(doc)
+            except SourceError as exc:  # refused at storage (Document.sanitise): this item only
+                stats.item_errors.append(f"{item.url}: {exc.message}")
+                log.warning("%s: %s", self.name, exc)
+                continue
             if item.response is not None:
                 r = item.response
                 self.store.save_cache_entry(item.url, r.etag, r.last_modified, r.content)
@@ -335,6 +403,25 @@ class ListSource(SourceKind):
             return None
         item.response = resp  # its validators are saved once the document is stored
         return parse(resp)
+
+
+# the run notes of what a list walk passes over (see ListSource.warn)
+REFUSED_DATE = (
+    "implausible date(s) of issue ignored (before 1900 or more than a year ahead; the next date "
+    "found was used)"
+)
+UNSAFE_LINK = (
+    "item(s) skipped: the link is not an http(s) address (javascript:, data:, or a control "
+    "character or white space in it)"
+)
+NEXT_REFUSED = "next-page link not followed (another host, or not an http(s) address)"
+NEXT_READ_BEFORE = "next-page link to a page already read in this run: the walk ended there"
+PAGE_REPEATED = "a later page repeats one read before (the site ignores the page asked for): the walk ended"
+
+
+def _page_key(url: str) -> str:
+    """A page's URL without its fragment: '#top' is the same page."""
+    return urldefrag(url)[0]
 
 
 def get_kind(name: str) -> type[SourceKind]:

@@ -15,7 +15,7 @@ from tracker.errors import ConfigError, FetchError, ParseError
 from tracker.http import Response
 from tracker.models import Document, RunStats, sha256
 from tracker.sources.base import Item, ListSource, Page, Progress
-from tracker.textutil import collapse, decode_bytes, presidential_key
+from tracker.textutil import collapse, decode_bytes, issue_date, load_json, presidential_key, web_url
 
 if TYPE_CHECKING:
     from tracker.config import SourceConfig
@@ -69,6 +69,29 @@ _CF_LINK = re.compile(
 _CF_SPAN = re.compile(r"<span[^>]*data-cfemail=\"([0-9a-fA-F]+)\"[^>]*>.*?</span>", re.S)
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _RULE_LINE = re.compile(r"^[-=_\s]{10,}$")
+# the shape of a search result: fields read as text, numbers (a JSON number or a string of one)
+_TEXT_FIELDS = (
+    "abstract",
+    "action",
+    "citation",
+    "dates",
+    "effective_on",
+    "html_url",
+    "pdf_url",
+    "publication_date",
+    "raw_text_url",
+    "signing_date",
+    "subtype",
+    "title",
+    "type",
+)
+_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")  # 2025-19813, E5-12345, C1-2025-01234, 14241
+_URL_FIELDS = ("html_url", "pdf_url", "raw_text_url")
+PSEUDO_URL = "federalregister:"
+BAD_LINK = (
+    "Federal Register result(s) with a link that is not an http(s) address (html_url: the document "
+    "is kept as federalregister:NUMBER; raw_text_url, pdf_url: dropped)"
+)
 
 
 @dataclass(frozen=True)
@@ -103,8 +126,12 @@ class FederalRegisterSource(ListSource):
 
     @classmethod
     def validate(cls, config: SourceConfig, file: str) -> None:
-        if config.settings.max_texts < 0:
-            raise ConfigError("must not be negative", file=file, key=f"sources.{config.name}.max_texts")
+        if not 0 <= config.settings.max_texts <= 1000:
+            raise ConfigError(
+                f"must be a whole number from 0 to 1,000, got {config.settings.max_texts}",
+                file=file,
+                key=f"sources.{config.name}.max_texts",
+            )
 
     def run(self, stats: RunStats, *, mode: str, until: date | None, progress: Progress | None) -> None:
         self.texts_read = 0
@@ -128,29 +155,38 @@ class FederalRegisterSource(ListSource):
     def _run_from(self, start: str, stats: RunStats, **kw: Any) -> None:
         super()._run_from(with_fields(start), stats, **kw)
 
+    def item_url_ok(self, url: str) -> bool:
+        return url.startswith(PSEUDO_URL) or super().item_url_ok(url)
+
     def parse_page(self, resp: Response, url: str, page_no: int) -> Page:
-        try:
-            data = json.loads(resp.content.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ParseError(f"not JSON: {exc}", url=url) from None
+        data = load_json(resp.content, url)
         if not isinstance(data, dict) or not isinstance(data.get("results", []), list):
             raise ParseError("not a Federal Register search response (no 'results' list)", url=url)
         if "results" not in data and "count" not in data:
             raise ParseError("not a Federal Register search response", url=url)
         items = []
-        for result in data.get("results", []):
-            if not isinstance(result, dict) or not result.get("document_number"):
-                raise ParseError("a result without 'document_number'", url=url)
-            doc = self.document(result)
+        for i, result in enumerate(data.get("results", []), start=1):
+            try:
+                doc = self.document(result)
+            except ParseError as exc:  # this result only: the others are stored
+                items.append(Item(url=url, error=f"result {i}: {exc.message}"))
+                continue
             items.append(
                 Item(url=doc.url, title=doc.title, published=doc.published, document=doc, keys=doc.keys)
             )
+        if items and all(i.error for i in items):  # not one readable result: the answer is broken
+            raise ParseError(f"none of the {len(items)} result(s) is readable: {items[0].error}", url=url)
         nxt = data.get("next_page_url")
-        return Page(items=items, next_url=str(nxt) if nxt else None)
+        return Page(items=items, next_url=nxt if isinstance(nxt, str) and nxt else None)
 
-    def document(self, r: dict[str, Any]) -> Document:
+    def document(self, r: Any) -> Document:
         """One API result as a Document (its text: the abstract, action and dates until the full
-        text is read)."""
+        text is read); ParseError when the result is not of the shape the API gives."""
+        r = _checked(r)
+        try:
+            raw_hash = sha256(json.dumps(r, sort_keys=True))
+        except (RecursionError, ValueError) as exc:  # a field nested too deep to write back
+            raise ParseError(f"FR {r['document_number']}: unreadable result ({type(exc).__name__})") from None
         fr_number = f"FR {r['document_number']}"
         keys = [fr_number]
         number = fr_number
@@ -167,17 +203,27 @@ class FederalRegisterSource(ListSource):
         if presidential and published and title:
             keys.append(presidential_key(title, published))
         agencies = [
-            a.get("name") or a.get("raw_name") for a in r.get("agencies") or [] if isinstance(a, dict)
+            name
+            for a in r.get("agencies") or []
+            if isinstance(a, dict) and isinstance(name := a.get("name") or a.get("raw_name"), str)
         ]
         meta: dict[str, Any] = {k: r.get(k) for k in META_FIELDS if r.get(k)}
         if agencies:
             meta["agencies"] = agencies
+        doc_url = f"{PSEUDO_URL}{r['document_number']}"
+        for key in _URL_FIELDS:
+            link = r.get(key)
+            if link and web_url(link) != link:
+                self.warn(BAD_LINK, f"{fr_number} {key} {link[:200]!r}")
+                meta.pop(key, None)
+            elif link and key == "html_url":
+                doc_url = link
         return Document(
             source=self.name,
-            url=str(r.get("html_url") or f"federalregister:{r['document_number']}"),
+            url=doc_url,
             title=title,
             text=summary_text(r),
-            raw_hash=sha256(json.dumps(r, sort_keys=True)),
+            raw_hash=raw_hash,
             published=published,
             language="en",
             doc_number=number,
@@ -283,13 +329,13 @@ class FederalRegisterSource(ListSource):
         ]
 
     def parse_file(self, content: bytes, url: str, content_type: str | None = None) -> list[Document]:
-        try:
-            data = json.loads(content.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ParseError(f"not JSON: {exc}", url=url) from None
+        data = load_json(content, url)
         if isinstance(data, dict) and "document_number" in data:  # a single documents/{n}.json
             return [self.finish(self.document(data))]
         page = self.parse_page(Response(url, 200, content, content_type), url, 1)
+        broken = [i.error for i in page.items if i.error]
+        if broken:  # a file is fixed and ingested again, not stored in part
+            raise ParseError(f"{len(broken)} result(s) of the wrong shape, the first: {broken[0]}", url=url)
         return [self.finish(i.document) for i in page.items if i.document is not None]
 
 
@@ -363,7 +409,44 @@ def _cf_decode(hexed: str) -> str:
 
 
 def _date(value: Any) -> date | None:
+    """An ISO date of the API, when it is a plausible date of issue."""
     try:
-        return date.fromisoformat(str(value)) if value else None
+        return issue_date(date.fromisoformat(str(value)), str(value)) if value else None
     except ValueError:
         return None
+
+
+def _checked(r: Any) -> dict[str, Any]:
+    """A search result whose fields have the types the kind reads; ParseError naming the first
+    field that has not."""
+    if not isinstance(r, dict):
+        raise ParseError(f"a result that is not an object ({type(r).__name__})")
+    number = r.get("document_number")
+    if isinstance(number, int) and not isinstance(number, bool):
+        number = str(number)
+    if not isinstance(number, str) or not _NUMBER.match(number):
+        shown = _kind(number) if number is not None else "none"
+        raise ParseError(f"a result without a readable 'document_number' ({shown})")
+    where = f"FR {number}"
+    for key in _TEXT_FIELDS:
+        if r.get(key) is not None and not isinstance(r[key], str):
+            raise ParseError(f"{where}: {key!r} is {_kind(r[key])}, expected text")
+    for key in ("executive_order_number", "proclamation_number"):
+        value = r.get(key)
+        if value in (None, ""):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or not _NUMBER.match(str(value)):
+            raise ParseError(f"{where}: {key!r} is {_kind(value)}, expected a number")
+    agencies = r.get("agencies")
+    if agencies is not None and not isinstance(agencies, list):
+        raise ParseError(f"{where}: 'agencies' is {_kind(agencies)}, expected a list")
+    return {**r, "document_number": number}
+
+
+def _kind(value: Any) -> str:
+    """The JSON type of a value, in words ('a number', 'an object'), with a short sample."""
+    if isinstance(value, (dict, list)):  # never repr'd: it may nest 900 deep
+        return f"{'an object' if isinstance(value, dict) else 'a list'} of {len(value)}"
+    names = {str: "text", bool: "true/false", int: "a number", float: "a number"}
+    sample = repr(value)
+    return f"{names.get(type(value), type(value).__name__)} ({sample[:40]}{'…' if len(sample) > 40 else ''})"

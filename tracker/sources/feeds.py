@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import feedparser
 from bs4 import Tag
@@ -16,16 +16,18 @@ from bs4 import Tag
 from tracker.errors import ConfigError, ParseError
 from tracker.http import Response
 from tracker.models import Document, guid_key, sha256
-from tracker.sources.base import Item, ListSource, Page
+from tracker.sources.base import UNSAFE_LINK, Item, ListSource, Page
 from tracker.textutil import (
     collapse,
     decode_bytes,
     element_text,
     html_fragment_text,
+    issue_date,
     parse_feed_date,
     presidential_key,
     signing_date,
     soup,
+    web_url,
 )
 
 if TYPE_CHECKING:
@@ -75,10 +77,19 @@ class RssSource(ListSource):
         return Page(items=[i for i in items if i is not None])
 
     def _item(self, entry: Any, feed_url: str, raw: bytes) -> Item | None:
-        link = entry.get("link") or ""
-        guid = entry.get("id") or link
-        if not link and not guid:
+        raw_link = entry.get("link") or ""
+        guid = entry.get("id") or raw_link
+        if entry.get("guidislink") and web_url(raw_link) is None:
+            raw_link = ""  # a bare guid feedparser took for a link (RSS's isPermaLink default)
+        if not raw_link and not guid:
             return None
+        link = web_url(raw_link) if raw_link else None
+        if raw_link and link is None:
+            self.warn(UNSAFE_LINK, repr(raw_link[:200]))
+            return None
+        # an entry without a link is at its guid when that is a web address, else in the feed
+        url = link or web_url(guid) or f"{feed_url.split('#')[0]}#{quote(guid, safe='')}"
+        link = link or ""
         title = collapse(entry.get("title", ""))
         body_html = ""
         if entry.get("content"):
@@ -101,7 +112,7 @@ class RssSource(ListSource):
             keys.insert(0, f"FR {fr.group(1)}")
         doc = Document(
             source=self.name,
-            url=link or guid,
+            url=url,
             title=title,
             text=text,
             raw_hash=sha256(repr((title, body_html, published))),
@@ -114,9 +125,7 @@ class RssSource(ListSource):
         )
         self.finish_item(doc, entry)
         follow = not text and self.settings.fetch_articles and bool(link)
-        return Item(
-            url=link or guid, title=title, published=published, keys=keys, document=doc, follow=follow
-        )
+        return Item(url=url, title=title, published=published, keys=keys, document=doc, follow=follow)
 
     def body_text(self, body_html: str, title: str) -> str:
         """The text of an entry's body HTML, without `drop_selector` elements and boilerplate."""
@@ -235,6 +244,6 @@ def _local_date(raw: str | None, tz: str) -> date | None:
     from zoneinfo import ZoneInfo
 
     try:
-        return parsedate_to_datetime(raw).astimezone(ZoneInfo(tz)).date()
-    except (TypeError, ValueError, IndexError):
+        return issue_date(parsedate_to_datetime(raw).astimezone(ZoneInfo(tz)).date(), raw)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import re
+import functools
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin
+from urllib.parse import urldefrag
 
 from bs4 import Tag
 from soupsieve import SelectorSyntaxError
 
-from tracker.errors import ConfigError, ParseError
+from tracker import patterns
+from tracker.errors import ConfigError, LayoutChangedError, ParseError, PatternTimeout
 from tracker.http import Response
 from tracker.models import Document, sha256
+from tracker.patterns import Pattern
 from tracker.sources.base import Item, ListSource, Page
-from tracker.textutil import collapse, decode_bytes, element_text, find_date, soup
+from tracker.textutil import collapse, decode_bytes, element_text, find_date, soup, web_url
+
+NOT_A_NOTICE = "html-list item(s) rejected: no link to this site's pages (navigation, a cookie banner?)"
+UNDATED = "html-list item(s) rejected: no element where the `date` selector points"
 
 if TYPE_CHECKING:
     from tracker.config import SourceConfig
@@ -45,9 +50,13 @@ class HtmlListSettings:
 class HtmlListSource(ListSource):
     """Any HTML list of announcements, described by CSS selectors in config (`item`, `title`,
     `link`, `date`, optional `next` and `body`); each item's link is followed (same host only)
-    when `body` is set. A page where `item` matches nothing is a failure (layout changed). A
-    `number` identifies a notice within the source's `authority` (default: its name) and year of
-    issue only; without a year in the number or a date of issue, the URL identifies it."""
+    when `body` is set. A page where `item` matches nothing is a failure (layout changed). An
+    element without a link to another page of the source's own hosts, or without the element `date`
+    points to (when set), is no notice (navigation, a cookie banner): it is passed over with a note,
+    and a page where every element is passed over is a failure too; an empty or unreadable date
+    leaves a notice undated. A `number` identifies a notice within the source's `authority`
+    (default: its name) and year of issue only; without a year in the number or a date of issue,
+    the URL identifies it."""
 
     kind = "html-list"
     Settings = HtmlListSettings
@@ -77,46 +86,88 @@ class HtmlListSource(ListSource):
                     ) from None
         if s.number:
             try:
-                if re.compile(s.number).groups < 1:
-                    raise ConfigError(
-                        "the regular expression needs a (group) for the number",
-                        file=file,
-                        key=f"{prefix}.number",
-                    )
-            except re.error as exc:
+                groups = Pattern(s.number).groups
+            except patterns.error as exc:
                 raise ConfigError(
                     f"invalid regular expression: {exc}", file=file, key=f"{prefix}.number"
                 ) from None
+            if groups < 1:
+                raise ConfigError(
+                    "the regular expression needs a (group) for the number", file=file, key=f"{prefix}.number"
+                )
+            if not patterns.probe(s.number):
+                raise ConfigError(
+                    "the regular expression backtracks catastrophically on short probes: avoid nested "
+                    "repetition such as (a+)+ or (a|aa)+",
+                    file=file,
+                    key=f"{prefix}.number",
+                )
+
+    @functools.cached_property
+    def number_pattern(self) -> Pattern:
+        """The `number` setting, run with a time limit."""
+        return Pattern(self.settings.number, where=f"sources.{self.name}.number")
 
     def parse_page(self, resp: Response, url: str, page_no: int) -> Page:
         s: HtmlListSettings = self.settings
         page = soup(decode_bytes(resp.content, resp.content_type))
         items = []
-        for node in page.select(s.item):
+        nodes = page.select(s.item)
+        undated = 0
+        for node in nodes:
             link_node = node.select_one(s.link) if s.link else node
             href = link_node.get("href") if isinstance(link_node, Tag) else None
-            if not href:
-                continue
             title_node = node.select_one(s.title) if s.title else node
             title = (
                 collapse(str(title_node.get("title") or "") or title_node.get_text(" "))
                 if isinstance(title_node, Tag)
                 else ""
             )
+            link = self._notice_link(str(href or ""), url)
+            if link is None:
+                self.warn(NOT_A_NOTICE, repr(title[:60] or str(href or "")[:60]))
+                continue
             date_node = node.select_one(s.date) if s.date else node
-            published = find_date(date_node.get_text(" ")) if isinstance(date_node, Tag) else None
-            link = urljoin(url, str(href).strip())
+            # no date element: not shaped like a notice (a menu entry). An empty or unreadable date
+            # is a notice without one (its number then goes by the URL). `tracker check` keeps
+            # both, to report "no dates" in words.
+            if date_node is None and self.mode != "check":
+                self.warn(UNDATED, repr(title[:60]))
+                undated += 1
+                continue
+            published = find_date(date_node.get_text(" "), issue=True) if isinstance(date_node, Tag) else None
             item = Item(url=link, title=title, published=published)
             if not s.body:
                 item.document = self._document(link, title, "", published, repr((title, published)).encode())
                 item.keys = item.document.all_keys  # known by its scoped number, not a bare one
             items.append(item)
+        if nodes and not items and page_no == 1:  # like an empty list (a later page may be past the end)
+            reasons = [
+                f"{len(nodes) - undated} without a link to another page of this site",
+                f"{undated} without a date element ({s.date!r})",
+            ]
+            why = ", ".join(r for r in reasons if not r.startswith("0 "))
+            raise LayoutChangedError(
+                f"none of the {len(nodes)} elements the item selector matches is a notice ({why}): "
+                "its layout may have changed",
+                url=url,
+            )
         nxt = None
         if s.next:
             a = page.select_one(s.next)
             if isinstance(a, Tag) and a.get("href"):
-                nxt = urljoin(url, str(a["href"]))
+                nxt = web_url(str(a["href"]), url)
         return Page(items=items, next_url=nxt)
+
+    def _notice_link(self, href: str, list_url: str) -> str | None:
+        """The URL an item's link leads to, when it is a page of this source's own hosts other than
+        the list page (not '#', not javascript:, not a page elsewhere)."""
+        if not href.strip() or href.strip().startswith("#"):
+            return None
+        link = web_url(href, list_url)
+        if link is None or not self.on_host(link) or urldefrag(link)[0] == urldefrag(list_url)[0]:
+            return None
+        return link
 
     def fetch_document(self, item: Item) -> Document | None:
         if item.document is not None:
@@ -130,12 +181,18 @@ class HtmlListSource(ListSource):
             raise ParseError(f"body selector {self.settings.body!r} matched nothing", url=item.url)
         text = element_text(node)
         title = item.title or (collapse(page.title.string) if page.title and page.title.string else item.url)
-        return self._document(item.url, title, text, item.published or find_date(text), resp.content)
+        return self._document(
+            item.url, title, text, item.published or find_date(text, issue=True), resp.content
+        )
 
     def _document(self, url: str, title: str, text: str, published: date | None, raw: bytes) -> Document:
         number = None
         if self.settings.number:
-            m = re.search(self.settings.number, title + "\n" + text)
+            try:
+                m = self.number_pattern.search(title + "\n" + text)
+            except PatternTimeout as exc:  # the notice is kept, without its number
+                self.notes.append(f"no number read from {url}: {exc}")
+                m = None
             number = collapse(m.group(1)) if m else None
         scope = self.settings.authority.strip() or self.name
         return Document(

@@ -16,8 +16,17 @@ from bs4 import BeautifulSoup, Tag
 from tracker.errors import FetchError, InputError, LayoutChangedError, ParseError
 from tracker.http import Response
 from tracker.models import Document, RunStats, sha256
-from tracker.sources.base import Item, ListSource, Page, Progress
-from tracker.textutil import collapse, decode_bytes, element_text, find_date, mofcom_number, soup
+from tracker.sources.base import UNSAFE_LINK, Item, ListSource, Page, Progress
+from tracker.textutil import (
+    collapse,
+    decode_bytes,
+    element_text,
+    find_date,
+    load_json,
+    mofcom_number,
+    soup,
+    web_url,
+)
 
 if TYPE_CHECKING:
     from tracker.config import SourceConfig
@@ -74,10 +83,14 @@ class MofcomSource(ListSource):
 
     @classmethod
     def validate(cls, config: SourceConfig, file: str) -> None:
-        if config.settings.page_size < 1:
+        if not 1 <= config.settings.page_size <= 1000:
             from tracker.errors import ConfigError
 
-            raise ConfigError("must be at least 1", file=file, key=f"sources.{config.name}.page_size")
+            raise ConfigError(
+                f"must be a whole number from 1 to 1,000, got {config.settings.page_size}",
+                file=file,
+                key=f"sources.{config.name}.page_size",
+            )
 
     def request_headers(self, url: str) -> dict[str, str]:
         """The column page as Referer (the CMS refuses bare requests)."""
@@ -165,12 +178,15 @@ class MofcomSource(ListSource):
             a = li.find("a", href=True)
             if not isinstance(a, Tag):
                 continue
-            link = urljoin(base, str(a["href"]).strip())
+            link = web_url(str(a["href"]), base)
+            if link is None:
+                self.warn(UNSAFE_LINK, repr(str(a["href"])[:200]))
+                continue
             if link in seen:
                 continue
             seen.add(link)
             title = collapse(str(a.get("title") or "") or a.get_text(" "))
-            items.append(Item(url=link, title=title, published=find_date(li.get_text(" "))))
+            items.append(Item(url=link, title=title, published=find_date(li.get_text(" "), issue=True)))
         if on_unit and self.unit is not None:
             more = pages is not None and page_no < pages
             nxt = _unit_page_url(*self.unit, page_no + 1, size) if more and items else None
@@ -189,8 +205,8 @@ class MofcomSource(ListSource):
             a = doc.select_one(self.settings.next_selector)
         else:
             a = next((x for x in doc.find_all("a", href=True) if "下一页" in x.get_text()), None)
-        if isinstance(a, Tag) and a.get("href") and not str(a["href"]).startswith("javascript"):
-            return urljoin(url, str(a["href"]))
+        if isinstance(a, Tag) and a.get("href"):
+            return web_url(str(a["href"]), url)  # javascript:void(0) on the last page: none
         return None
 
     def fetch_document(self, item: Item) -> Document | None:
@@ -225,12 +241,13 @@ class MofcomSource(ListSource):
         # the header block comes first, as on the page, also when it is an element of its own
         text = "\n".join([h for h in header if h not in lines] + lines)
         number = mofcom_number(fields.get("发布文号")) or mofcom_number(title)
+        # the first plausible one: 【发文日期】9999年12月31日 gives way to the next source of a date
         published = (
-            find_date(fields.get("发文日期"))
-            or find_date(fields.get("成文日期"))
+            find_date(fields.get("发文日期"), issue=True)
+            or find_date(fields.get("成文日期"), issue=True)
             or _meta_date(page)
             or (item.published if item else None)
-            or find_date(_top_line(page))
+            or find_date(_top_line(page), issue=True)
         )
         meta = dict(fields)
         if item and item.published and item.published != published:
@@ -299,7 +316,7 @@ def _query_data(raw: str) -> dict[str, str]:
     swaps the quotes and parses JSON, and so do we (nothing from a page is ever evaluated)."""
     try:
         data = json.loads(raw.replace("'", '"'))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: an attribute nested 100,000 deep
         data = dict(re.findall(r"""['"](\w+)['"]\s*:\s*['"]([^'"]*)['"]""", raw))
     if not isinstance(data, dict):
         return {}
@@ -318,10 +335,7 @@ def _unit_page_url(endpoint: str, params: dict[str, str], page_no: int, size: in
 def _html_from_api(text: str, url: str, size: int) -> tuple[str, int | None, int]:
     """data.html of a list endpoint answer, the number of pages its pagination states, and the page
     size it uses."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise ParseError("the list endpoint answered with something that is not JSON", url=url) from None
+    data = load_json(text, url, "the list endpoint's JSON")
     if not isinstance(data, dict):
         raise ParseError("JSON list response is not an object", url=url)
     if data.get("success") is False or str(data.get("code", "200")) != "200":
@@ -342,10 +356,10 @@ def _html_from_api(text: str, url: str, size: int) -> tuple[str, int | None, int
 
 
 def _int(value: object) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
+    text = str(value).strip()
+    if not text.isdigit() or len(text) > 9:  # a count of pages or items, not a 5,000-digit number
         return None
+    return int(text)
 
 
 def _header_fields(page: BeautifulSoup) -> tuple[dict[str, str], list[str]]:
@@ -387,7 +401,7 @@ def _title(page: BeautifulSoup, selectors: str) -> str:
 def _meta_date(page: BeautifulSoup) -> date | None:
     # PubDate is when the page went up; MakeTime (when it was generated) is never a date of issue
     meta = page.find("meta", attrs={"name": "PubDate"})
-    return find_date(str(meta.get("content"))) if isinstance(meta, Tag) else None
+    return find_date(str(meta.get("content")), issue=True) if isinstance(meta, Tag) else None
 
 
 def _top_line(page: BeautifulSoup) -> str:

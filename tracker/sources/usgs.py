@@ -40,7 +40,7 @@ _TENS = {
     "ninety": 90,
 }
 _LIST_SENTENCE = re.compile(
-    r"(?:includes?|comprises?|consists? of|are)\s+the\s+following\s+(?P<count>\d+|[a-z]+(?:[- ][a-z]+)?)\s+"
+    r"(?:includes?|comprises?|consists? of|are)\s+the\s+following\s+(?P<count>\d{1,4}|[a-z]+(?:[- ][a-z]+)?)\s+"
     r"(?P<noun>[^:]{0,80}?)\s*:\s*(?P<items>.+?)(?:\.\s|\.$)",
     re.I | re.S,
 )
@@ -248,7 +248,7 @@ class UsgsListSource(FederalRegisterSource):
                 raise
             meta = {"list_status": "no list sentence"}
         pm = _PUBLISHED.search(text)
-        published = find_date(pm.group(1)) if pm else find_date(text)
+        published = (find_date(pm.group(1), issue=True) if pm else None) or find_date(text, issue=True)
         number = None
         keys = []
         if fr := _FR_DOC.search(text):
