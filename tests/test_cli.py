@@ -161,7 +161,7 @@ def test_user_errors_are_one_line_naming_file_and_key(tmp_path: Path) -> None:
             '[sources.x]\nkind = "html-list"\nurl = "http://127.0.0.1/"\nitem = "li[["\n',
             "sources.x.item: invalid CSS selector",
         ),
-        ("[fetch]\ntimeout = -1\n", "fetch.timeout: must not be negative"),
+        ("[fetch]\ntimeout = -1\n", "fetch.timeout: must be a finite number above 0 and at most 3,600"),
         ("[fetch]\nretry = 3\n", "fetch.retry: unknown key (did you mean 'retries'?)"),
         ('timezone = "Mars/Olympus"\n', "timezone: unknown time zone"),
         ("[sources.mofcom\n", "invalid TOML"),

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tracker.config import Config, SourceConfig
-from tracker.errors import InputError, SourceError
+from tracker.errors import InputError, Interrupted, SourceError
 from tracker.http import REFUSALS, HttpClient, Response
 from tracker.models import RunStats
 from tracker.sources import get_kind
@@ -122,11 +122,16 @@ def check(
         except OSError as exc:
             raise InputError(f"{save}: cannot create the folder: {exc.strerror or exc}") from None
         recorder = _Recorder(save)
-    with HttpClient(config.fetch) as http:
+    stop = threading.Event()  # Ctrl-C or SIGTERM: the other threads' requests and waits end too
+    with HttpClient(config.fetch, stop=stop) as http:
         http.recorder = recorder
         workers = max(1, min(config.fetch.workers, len(sources)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
-            results = list(pool.map(lambda s: _check_one(s, http, recorder, items), sources))
+            try:
+                results = list(pool.map(lambda s: _check_one(s, http, recorder, items), sources))
+            except KeyboardInterrupt:
+                stop.set()
+                raise
     return results
 
 
@@ -146,6 +151,8 @@ def _check_one(source: SourceConfig, http: HttpClient, recorder: _Recorder | Non
             where = f" ({exc.url})" if exc.url else ""
             refused = exc.status in REFUSALS
             report.problems.append(Problem("error", ("refused: " if refused else "") + exc.message + where))
+        except Interrupted:
+            report.problems.append(Problem("error", "stopped before the end (Ctrl-C or SIGTERM)"))
         except Exception as exc:  # a bug in one kind must not hide the other sources' reports
             report.problems.append(Problem("error", f"internal error: {type(exc).__name__}: {exc}"))
         docs = sorted(scratch.documents(), key=lambda d: d["id"])  # in the order of the list

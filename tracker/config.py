@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import tomllib
@@ -21,6 +22,25 @@ from tracker.errors import ConfigError
 
 DEFAULTS_NAME = "defaults.toml"
 ENV_CONFIG = "TRACKER_CONFIG"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_WAIT = 300.0  # seconds: the longest single wait of a fetch (a backoff step, Retry-After, host_delay)
+MAX_INTERVAL = 366 * 86400
+
+# the range of each number in [fetch] and of a source's own: (lowest, highest, whether the lowest
+# itself is allowed); outside it a run would hang, never end, or do nothing
+FETCH_LIMITS: dict[str, tuple[float, float, bool]] = {
+    "timeout": (0, 3600, False),
+    "retries": (0, 10, True),
+    "backoff": (0, MAX_WAIT, True),
+    "host_delay": (0, MAX_WAIT, True),
+    "max_bytes": (1, 1_000_000_000, True),
+    "max_redirects": (0, 20, True),
+    "workers": (1, 64, True),
+}
+SOURCE_LIMITS: dict[str, tuple[float, float, bool]] = {
+    "timeout": FETCH_LIMITS["timeout"],
+    "max_pages": (1, 1000, True),
+}
 
 
 @dataclass(frozen=True)
@@ -56,9 +76,57 @@ class SourceConfig:
 
     @property
     def hosts(self) -> frozenset[str]:
-        """Hosts this source may request: those of its URLs plus `allowed_hosts`."""
+        """Hosts this source's links may lead to: those of its URLs plus `allowed_hosts`."""
         found = {urlsplit(u).hostname or "" for u in self.urls}
-        return frozenset(h.lower() for h in (found | set(self.allowed_hosts)) if h)
+        found |= {(urlsplit(a).hostname or "") if "://" in a else a for a in self.allowed_hosts}
+        return frozenset(h.lower() for h in found if h)
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """Origins (`scheme://host:port`) this source may request, redirects included: those of its
+        URLs and of `allowed_hosts` (a bare host name there stands for http and https on their
+        default ports), and the https upgrade of each http origin on port 80."""
+        found: set[str] = set()
+        for entry in (*self.urls, *self.allowed_hosts):
+            if "://" in entry:
+                found.add(url_origin(entry) or "")
+            else:
+                found |= {
+                    f"{scheme}://{_host_part(entry.lower())}:{port}" for scheme, port in DEFAULT_PORTS.items()
+                }
+        found |= {_upgraded(o) for o in found if o.startswith("http://") and o.endswith(":80")}
+        return frozenset(o for o in found if o)
+
+
+def url_origin(url: str) -> str | None:
+    """The origin of an http(s) URL as `scheme://host:port`, the port always written out; None
+    for anything else (another scheme, no host, a port out of range)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or DEFAULT_PORTS.get(scheme)
+    except ValueError:  # a port out of range or not a number
+        return None
+    if port is None or not parts.hostname:
+        return None
+    return f"{scheme}://{_host_part(parts.hostname.lower())}:{port}"
+
+
+def show_origin(origin: str) -> str:
+    """An origin as people write it: without the scheme's default port."""
+    for scheme, port in DEFAULT_PORTS.items():
+        if origin.startswith(f"{scheme}://") and origin.endswith(f":{port}"):
+            return origin[: -len(f":{port}")]
+    return origin
+
+
+def _host_part(host: str) -> str:
+    return f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
+
+
+def _upgraded(origin: str) -> str:
+    """http://host:80 as https://host:443: the move to TLS on the same host that sites make."""
+    return "https://" + origin.removeprefix("http://").removesuffix(":80") + ":443"
 
 
 @dataclass(frozen=True)
@@ -241,12 +309,9 @@ def _build(data: dict[str, Any], file: str, cfg_path: Path | None, db_override: 
     fetch_file = fetch_raw.pop("__file__", file)
     fetch = _dataclass_from(FetchSettings, fetch_raw, fetch_file, "fetch")
     fetch = dataclasses.replace(fetch, user_agent=fetch.user_agent.replace("{version}", __version__))
-    for key in ("timeout", "backoff", "host_delay"):
-        if getattr(fetch, key) < 0:
-            raise ConfigError("must not be negative", file=fetch_file, key=f"fetch.{key}")
-    for key in ("max_bytes", "workers"):
-        if getattr(fetch, key) < 1:
-            raise ConfigError("must be at least 1", file=fetch_file, key=f"fetch.{key}")
+    for key, limits in FETCH_LIMITS.items():
+        _check_limits(getattr(fetch, key), limits, fetch_file, f"fetch.{key}")
+    _check_header_value(fetch.user_agent, fetch_file, "fetch.user_agent")
 
     tz = _coerce(data.get("timezone", "UTC"), str, file, "timezone")
     _check_timezone(tz, file)
@@ -304,8 +369,13 @@ def _build(data: dict[str, Any], file: str, cfg_path: Path | None, db_override: 
             sfile,
             prefix,
         )
-        if sc.max_pages < 1:
-            raise ConfigError("must be at least 1", file=sfile, key=f"{prefix}.max_pages")
+        for key, limits in SOURCE_LIMITS.items():
+            if getattr(sc, key) is not None:
+                _check_limits(getattr(sc, key), limits, sfile, f"{prefix}.{key}")
+        if sc.user_agent is not None:
+            _check_header_value(sc.user_agent, sfile, f"{prefix}.user_agent")
+        for entry in sc.allowed_hosts:
+            _check_allowed_host(entry, sfile, f"{prefix}.allowed_hosts")
         sc = dataclasses.replace(sc, settings=settings)
         kind_cls.validate(sc, sfile)
         sources[name] = sc
@@ -324,6 +394,45 @@ def _build(data: dict[str, Any], file: str, cfg_path: Path | None, db_override: 
         fetch=fetch,
         sources=sources,
         rules_dir=rules_path,
+    )
+
+
+def _check_limits(value: float, limits: tuple[float, float, bool], file: str, key: str) -> None:
+    """A number within its limits: finite, from (or above) the lowest, at most the highest."""
+    low, high, low_allowed = limits
+    if math.isfinite(value) and (value >= low if low_allowed else value > low) and value <= high:
+        return
+    what = "whole number" if isinstance(value, int) else "finite number"
+    span = (
+        f"from {_num(low)} to {_num(high)}" if low_allowed else f"above {_num(low)} and at most {_num(high)}"
+    )
+    raise ConfigError(f"must be a {what} {span}, got {value!r}", file=file, key=key)
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if x == int(x) else f"{x:g}"
+
+
+def _check_header_value(value: str, file: str, key: str) -> None:
+    """A header value sent as is: one line of printable ASCII (no header of our own can be injected)."""
+    if not value.strip() or not all(" " <= ch <= "~" for ch in value):
+        raise ConfigError(f"must be one line of printable ASCII, got {value!r}", file=file, key=key)
+
+
+def _check_allowed_host(entry: str, file: str, key: str) -> None:
+    """A host name (`www.example.gov`) or an origin (`https://www.example.gov:8443`), nothing more."""
+    if "://" in entry:
+        parts = urlsplit(entry)
+        bare = parts.path in ("", "/") and not (parts.query or parts.fragment or parts.username)
+        if url_origin(entry) is not None and bare:
+            return
+    elif re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9])?", entry):
+        return
+    raise ConfigError(
+        "expected a host name like 'www.example.gov' or an origin like 'https://www.example.gov:8443',"
+        f" got {entry!r}",
+        file=file,
+        key=key,
     )
 
 
@@ -409,7 +518,7 @@ _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 
 
 def parse_interval(value: Any, file: str, key: str) -> int:
-    """'90s', '30m', '6h', '1d' or a number of seconds, as seconds (at least 60)."""
+    """'90s', '30m', '6h', '1d' or a number of seconds, as seconds (one minute to 366 days)."""
     if isinstance(value, bool):
         raise ConfigError(f"expected a duration like '30m' or '6h', got {value!r}", file=file, key=key)
     if isinstance(value, (int, float)):
@@ -418,8 +527,8 @@ def parse_interval(value: Any, file: str, key: str) -> int:
         seconds = float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
     else:
         raise ConfigError(f"expected a duration like '30m' or '6h', got {value!r}", file=file, key=key)
-    if seconds < 60:
-        raise ConfigError("must be at least one minute", file=file, key=key)
+    if not (math.isfinite(seconds) and 60 <= seconds <= MAX_INTERVAL):
+        raise ConfigError(f"must be from one minute to 366 days, got {value!r}", file=file, key=key)
     return int(seconds)
 
 
@@ -436,12 +545,15 @@ def _notification_settings(data: dict[str, Any], file: str) -> dict[str, Any]:
         raise ConfigError("days must not be negative", file=f, key="alerts.warn_days")
     if alerts.failures_before_alert < 1:
         raise ConfigError("must be at least 1", file=f, key="alerts.failures_before_alert")
+    _check_limits(alerts.silent_after, (0.0, 1000.0, False), f, "alerts.silent_after")
     raw, f = _table(data, "digest", file)
     digest = _dataclass_from(DigestSettings, raw, f, "digest")
     if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", digest.time):
         raise ConfigError(f"expected a time like '07:30', got {digest.time!r}", file=f, key="digest.time")
     raw, f = _table(data, "smtp", file)
     smtp = _dataclass_from(SmtpSettings, raw, f, "smtp")
+    _check_limits(smtp.timeout, (0.0, 3600.0, False), f, "smtp.timeout")
+    _check_limits(smtp.port, (1, 65535, True), f, "smtp.port")
     if smtp.security not in ("none", "starttls", "ssl"):
         raise ConfigError(
             f"expected none, starttls or ssl, got {smtp.security!r}", file=f, key="smtp.security"

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.config import Config, SourceConfig
-from tracker.errors import InputError, Interrupted, PatternTimeout, SourceError
+from tracker.errors import InputError, Interrupted, PatternTimeout, SourceError, StoreError
 from tracker.events import Classifier
 from tracker.http import HttpClient
 from tracker.models import RunStats
@@ -58,7 +58,7 @@ def fetch(
         if classifier is not None:
             catch_up(store, classifier)
     results: list[RunStats] = []
-    with HttpClient(config.fetch) as http:
+    with HttpClient(config.fetch, stop=stop) as http:
         workers = max(1, min(config.fetch.workers, len(sources)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
             futures = [
@@ -110,6 +110,8 @@ def run_source(
         except Interrupted:
             stats.status = "interrupted"
             stats.error = "stopped before the end"
+        except StoreError:
+            raise  # the database, not the source: every source would fail the same way
         except Exception as exc:  # a bug in one source kind must not stop the others
             log.exception("%s: unexpected error", source.name)
             stats.status = "failed"

@@ -1,22 +1,30 @@
-"""Polite, bounded HTTP: per-host delay, timeouts, retries with backoff, size cap, same-host policy."""
+"""Polite, bounded HTTP: per-host delay, a deadline on the whole request, retries with capped
+backoff, a size cap applied while decoding, and requests only to a source's own origins."""
 
 from __future__ import annotations
 
 import email.utils
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
-from tracker.config import FetchSettings
-from tracker.errors import FetchError
+from tracker.config import MAX_WAIT, FetchSettings, show_origin, url_origin
+from tracker.errors import FetchError, Interrupted
 
 REDIRECTS = {301, 302, 303, 307, 308}
 REFUSALS = {401, 403, 412}  # a firewall or bot wall turning the client away
-MAX_RETRY_AFTER = 120.0
+STOP_POLL = 0.2  # seconds: how soon a socket read notices that the run was asked to stop
+PIECE = 64 * 1024  # the most one decoding step turns out at once, whatever the input expands to
+GZIP_WBITS, ZLIB_WBITS, RAW_DEFLATE_WBITS = 16 + zlib.MAX_WBITS, zlib.MAX_WBITS, -zlib.MAX_WBITS
+COMPRESSIONS = {"gzip", "x-gzip", "deflate"}
+UNDECODABLE = {"br", "zstd", "compress", "x-compress"}  # never asked for, and not decoded here
 REFUSED_HINT = (
     "the site refused this client (it may block automated clients); set user_agent in [fetch] or in "
     "this source's table to an identifying browser-like string, or try again later"
@@ -51,16 +59,29 @@ def host_of(url: str) -> str:
 
 
 class HttpClient:
-    """One shared client for all sources of a run; safe to use from several threads."""
+    """One shared client for all sources of a run; safe to use from several threads.
 
-    def __init__(self, settings: FetchSettings, *, transport: httpx.BaseTransport | None = None):
+    Setting `stop` ends every wait at once and every request within STOP_POLL seconds (reads) or
+    its deadline (connecting), raising Interrupted."""
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        stop: threading.Event | None = None,
+    ):
         self.settings = settings
+        self.stop = stop or threading.Event()
+        self._deadline = _Deadline(self.stop)
         self._client = httpx.Client(
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=settings.timeout,
             follow_redirects=False,
             transport=transport,
         )
+        if transport is None:
+            _guard_sockets(self._client, self._deadline)
         self._lock = threading.Lock()
         self._host_locks: dict[str, threading.Lock] = {}
         self._last_request: dict[str, float] = {}
@@ -87,20 +108,23 @@ class HttpClient:
         self,
         url: str,
         *,
-        allowed_hosts: Iterable[str],
+        allowed_origins: Iterable[str],
         etag: str | None = None,
         last_modified: str | None = None,
         timeout: float | None = None,
         ok_statuses: Iterable[int] = (),
         headers: Mapping[str, str] | None = None,
     ) -> Response:
-        """GET `url`, following redirects only within `allowed_hosts`; raise FetchError on failure.
+        """GET `url`, following redirects only within `allowed_origins` (`scheme://host:port`, as
+        `SourceConfig.origins` gives them); raise FetchError on failure, Interrupted on stop.
 
         A 304 comes back as a Response (see `not_modified`); so does any status in `ok_statuses`
         (a caller that treats 404 as 'end of pages', say). `headers` are sent as well (a Referer,
         a source's own User-Agent)."""
-        hosts = {h.lower() for h in allowed_hosts}
-        self._check_host(url, hosts)
+        origins = frozenset(allowed_origins)
+        refused = _refusal(url, origins)
+        if refused:
+            raise FetchError(refused, url=url)
         headers = dict(headers or {})
         if etag:
             headers["If-None-Match"] = etag
@@ -116,33 +140,28 @@ class HttpClient:
                         f"HTTP {resp.status} without a Location header", url=current, status=resp.status
                     )
                 nxt = urljoin(current, location)
-                try:
-                    self._check_host(nxt, hosts)
-                except FetchError:
+                refused = _refusal(nxt, origins)
+                if refused:
+                    where = "another host" if host_of(nxt) != host_of(current) else "another origin"
                     raise FetchError(
-                        f"redirect to another host refused: {nxt}", url=current, status=resp.status
-                    ) from None
+                        f"redirect to {where} refused: {nxt} ({refused})", url=current, status=resp.status
+                    )
                 current = nxt
                 continue
             return resp
         raise FetchError(f"more than {self.settings.max_redirects} redirects", url=url)
 
-    def _check_host(self, url: str, hosts: set[str]) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise FetchError(f"not an http(s) URL: {url}", url=url)
-        if (parts.hostname or "").lower() not in hosts:
-            raise FetchError(f"host {parts.hostname!r} is not this source's host", url=url)
+    def _sleep(self, seconds: float) -> None:
+        """Wait (at most MAX_WAIT), or raise Interrupted as soon as the run is asked to stop."""
+        if self.stop.wait(max(0.0, min(seconds, MAX_WAIT))):
+            raise Interrupted("stopped while waiting to send a request")
 
     def _polite_wait(self, host: str) -> None:
         with self._lock:
             lock = self._host_locks.setdefault(host, threading.Lock())
         with lock:
-            delay = self.settings.host_delay
             last = self._last_request.get(host)
-            now = time.monotonic()
-            if last is not None and now - last < delay:
-                time.sleep(delay - (now - last))
+            self._sleep(0.0 if last is None else self.settings.host_delay - (time.monotonic() - last))
             self._last_request[host] = time.monotonic()
 
     def _get_with_retries(
@@ -151,20 +170,26 @@ class HttpClient:
         attempts = self.settings.retries + 1
         last_error: FetchError | None = None
         retry_after: float | None = None
+        made = 0
         for attempt in range(attempts):
             if attempt:
-                wait = self.settings.backoff * (2 ** (attempt - 1))
-                if retry_after is not None:
-                    wait = max(wait, min(retry_after, MAX_RETRY_AFTER))
-                time.sleep(wait)
+                wait = min(self.settings.backoff * 2 ** (attempt - 1), MAX_WAIT)
+                self._sleep(max(wait, retry_after or 0.0))
+            made += 1
             try:
                 return self._get_once(url, headers, timeout, ok)
             except _Retryable as exc:
                 last_error, retry_after = exc.error, exc.retry_after
+            if attempt + 1 < attempts and retry_after is not None and retry_after > MAX_WAIT:
+                last_error.message += (
+                    f" (Retry-After asks for {retry_after:,.0f} s, more than the {MAX_WAIT:g} s a fetch"
+                    " waits: not retried)"
+                )
+                break
         assert last_error is not None
-        if attempts > 1:
-            last_error.message += f" (after {attempts} attempts)"
-            last_error.args = (f"{url}: {last_error.message}",)
+        if made > 1:
+            last_error.message += f" (after {made} attempts)"
+        last_error.args = (f"{url}: {last_error.message}",)
         raise last_error
 
     def _get_once(self, url: str, headers: dict[str, str], timeout: float | None, ok: set[int]) -> Response:
@@ -174,11 +199,12 @@ class HttpClient:
         self._local.count = self.thread_requests + 1
         cap = self.settings.max_bytes
         limit = timeout if timeout is not None else self.settings.timeout
-        t = httpx.Timeout(limit)
-        # httpx times each read, not the request: a server trickling bytes would never time out
+        # httpx times each read, not the request: the deadline bounds every socket operation of
+        # this request (connect, TLS, status line, headers, body) by the time left to it
         deadline = time.monotonic() + limit
+        self._deadline.at = deadline
         try:
-            with self._client.stream("GET", url, headers=headers, timeout=t) as r:
+            with self._client.stream("GET", url, headers=headers, timeout=httpx.Timeout(limit)) as r:
                 _check_deadline(deadline, limit, url)
                 status = r.status_code
                 head = dict(r.headers)
@@ -197,7 +223,7 @@ class HttpClient:
                     return resp
                 if status >= 400 and status not in ok:
                     if self.recorder is not None:  # keep what the server said, for a fixture
-                        body = self._read(r, cap, deadline, limit, url, status, lenient=True)
+                        body = _read(r, cap, deadline, limit, url, status, lenient=True)
                         self._record(Response(url, status, body, r.headers.get("content-type"), headers=head))
                     error = FetchError(f"HTTP {status}", url=url, status=status)
                     if status >= 500 or status == 429:
@@ -206,21 +232,16 @@ class HttpClient:
                         error = FetchError(f"HTTP {status}: {REFUSED_HINT}", url=url, status=status)
                     raise error
                 declared = r.headers.get("content-length")
-                if (
-                    declared
-                    and declared.isdigit()
-                    and int(declared) > cap
-                    and "content-encoding" not in r.headers
-                ):
+                if declared and declared.isdigit() and int(declared) > cap:
                     raise FetchError(
-                        f"response of {int(declared):,} bytes exceeds the {cap:,}-byte limit",
+                        f"response of {int(declared):,} bytes exceeds the {cap:,}-byte limit (max_bytes)",
                         url=url,
                         status=status,
                     )
                 resp = Response(
                     str(r.url),
                     status,
-                    self._read(r, cap, deadline, limit, url, status),
+                    _read(r, cap, deadline, limit, url, status),
                     r.headers.get("content-type"),
                     r.headers.get("etag"),
                     r.headers.get("last-modified"),
@@ -229,40 +250,15 @@ class HttpClient:
                 self._record(resp)
                 return resp
         except httpx.TimeoutException:
-            raise _Retryable(FetchError("timed out", url=url)) from None
+            raise _Retryable(_timed_out(limit, url)) from None
         except httpx.DecodingError as exc:
             raise FetchError(f"undecodable response body: {exc}", url=url) from None
         except httpx.TransportError as exc:
             raise _Retryable(
                 FetchError(f"{type(exc).__name__}: {exc or 'connection failed'}", url=url)
             ) from None
-
-    @staticmethod
-    def _read(
-        r: httpx.Response,
-        cap: int,
-        deadline: float,
-        limit: float,
-        url: str,
-        status: int,
-        *,
-        lenient: bool = False,
-    ) -> bytes:
-        """The body, decoded and capped while streaming; `lenient` keeps what arrived instead of
-        failing (the body of an error answer, kept only for the record)."""
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            for chunk in r.iter_bytes():
-                _check_deadline(deadline, limit, url)
-                size += len(chunk)
-                if size > cap:
-                    raise FetchError(f"response exceeds the {cap:,}-byte limit", url=url, status=status)
-                chunks.append(chunk)
-        except (FetchError, _Retryable, httpx.HTTPError):
-            if not lenient:
-                raise
-        return b"".join(chunks)
+        finally:
+            self._deadline.at = None
 
     def _record(self, resp: Response) -> None:
         if self.recorder is not None:
@@ -276,10 +272,30 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
+def _refusal(url: str, origins: frozenset[str]) -> str | None:
+    """Why `url` may not be requested under `origins`, or None when it may."""
+    origin = url_origin(url)
+    if origin is None:
+        return f"not an http(s) URL: {url}"
+    if origin in origins:
+        return None
+    host = host_of(url)
+    if not any(host_of(o) == host for o in origins):
+        return f"host {host!r} is not this source's host"
+    same_host = ", ".join(sorted(show_origin(o) for o in origins if host_of(o) == host))
+    return (
+        f"{show_origin(origin)} is not this source's origin ({same_host}); "
+        "add it to allowed_hosts to allow it"
+    )
+
+
+def _timed_out(limit: float, url: str) -> FetchError:
+    return FetchError(f"timed out (no complete response within {limit:g} s)", url=url)
+
+
 def _check_deadline(deadline: float, limit: float, url: str) -> None:
     if time.monotonic() > deadline:
-        message = f"timed out (response not complete within {limit:g} s)"
-        raise _Retryable(FetchError(message, url=url))
+        raise _Retryable(_timed_out(limit, url))
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -292,3 +308,219 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+# --- the body: read raw, decoded here with a bound on every step -------------------------------
+
+
+def _read(
+    r: httpx.Response,
+    cap: int,
+    deadline: float,
+    limit: float,
+    url: str,
+    status: int,
+    *,
+    lenient: bool = False,
+) -> bytes:
+    """The body, decoded and capped while streaming: neither the bytes received nor any decoding
+    step may pass `cap` (by more than PIECE), so a few KB expanding to GBs stop at the cap.
+    `lenient` keeps what arrived instead of failing (an error answer's body, kept for the record)."""
+    encodings = [e.strip().lower() for e in r.headers.get_list("content-encoding", split_commas=True)]
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        pieces: Iterable[bytes] = _raw(r, cap, deadline, limit, url, status)
+        for layer in _decoders(encodings, url):  # the encoding applied last is undone first
+            pieces = layer.decode(pieces)
+        for piece in pieces:
+            _check_deadline(deadline, limit, url)
+            size += len(piece)
+            if size > cap:
+                decoded = f" once decoded (Content-Encoding: {', '.join(encodings)})" if encodings else ""
+                raise FetchError(
+                    f"response exceeds the {cap:,}-byte limit (max_bytes){decoded}", url=url, status=status
+                )
+            chunks.append(piece)
+    except zlib.error as exc:
+        if not lenient:
+            raise FetchError(
+                f"undecodable response body (Content-Encoding: {', '.join(encodings)}): {exc}",
+                url=url,
+                status=status,
+            ) from None
+    except (FetchError, _Retryable, httpx.HTTPError):
+        if not lenient:
+            raise
+    return b"".join(chunks)
+
+
+def _raw(
+    r: httpx.Response, cap: int, deadline: float, limit: float, url: str, status: int
+) -> Iterator[bytes]:
+    """The body as sent (compressed or not), failing once it passes `cap` bytes."""
+    size = 0
+    for chunk in r.iter_raw():
+        _check_deadline(deadline, limit, url)
+        size += len(chunk)
+        if size > cap:
+            raise FetchError(f"response exceeds the {cap:,}-byte limit (max_bytes)", url=url, status=status)
+        yield chunk
+
+
+def _decoders(encodings: list[str], url: str) -> list[_Inflater]:
+    """One decoder per compression in a Content-Encoding list, in the order they are undone."""
+    layers = []
+    for name in reversed(encodings):
+        if name in COMPRESSIONS:
+            layers.append(_Inflater(name))
+        elif name in UNDECODABLE:
+            raise FetchError(f"cannot decode a body with Content-Encoding {name!r}", url=url)
+        # "identity", or a label that names no compression (a charset, "none"): bytes as sent
+    return layers
+
+
+class _Inflater:
+    """One gzip or deflate layer that never turns out more than PIECE bytes at a time."""
+
+    def __init__(self, encoding: str):
+        self.encoding = encoding
+        self._z: zlib._Decompress | None = None
+        self._head = b""
+
+    def decode(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
+        """The decoded bytes of `pieces`, in pieces of at most PIECE bytes."""
+        for data in pieces:
+            yield from self._feed(data)
+
+    def _feed(self, data: bytes) -> Iterator[bytes]:
+        if self._z is None:  # deflate comes with a zlib header or (from some servers) without
+            self._head += data
+            if self.encoding == "deflate" and len(self._head) < 2:
+                return
+            self._z = zlib.decompressobj(self._wbits(self._head))
+            data, self._head = self._head, b""
+        z = self._z
+        while not z.eof:  # bytes after the end of the stream are ignored, as httpx does
+            out = z.decompress(data, PIECE)
+            data = z.unconsumed_tail
+            if out:
+                yield out
+            if not data and len(out) < PIECE:  # all input used and nothing held back
+                return
+
+    def _wbits(self, head: bytes) -> int:
+        if self.encoding != "deflate":
+            return GZIP_WBITS
+        zlib_header = (head[0] & 0x0F) == 8 and (head[0] << 8 | head[1]) % 31 == 0
+        return ZLIB_WBITS if zlib_header else RAW_DEFLATE_WBITS
+
+
+# --- the deadline, at the socket ---------------------------------------------------------------
+
+
+class _Deadline(threading.local):
+    """When the calling thread's current request must be complete, and the run's stop flag."""
+
+    def __init__(self, stop: threading.Event):
+        self.stop = stop
+        self.at: float | None = None
+
+    def left(self, timeout: float | None, expired: type[Exception]) -> float | None:
+        """What a socket operation allowed `timeout` may take: cut to what is left of the request;
+        `expired` when nothing is, Interrupted when the run is stopping."""
+        if self.stop.is_set():
+            raise Interrupted("stopped during a request")
+        now = time.monotonic()
+        ends = [t for t in (self.at, None if timeout is None else now + timeout) if t is not None]
+        if not ends:
+            return None
+        left = min(ends) - now
+        if left <= 0:
+            raise expired("the request ran out of time")
+        return left
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
+    """httpcore's socket layer with every connect and TLS handshake cut to the request's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkBackend, deadline: _Deadline):
+        self._inner = inner
+        self._deadline = deadline
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        left = self._deadline.left(timeout, httpcore.ConnectTimeout)
+        stream = self._inner.connect_tcp(host, port, left, local_address, socket_options)
+        return _GuardedStream(stream, self._deadline)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        left = self._deadline.left(timeout, httpcore.ConnectTimeout)
+        return _GuardedStream(self._inner.connect_unix_socket(path, left, socket_options), self._deadline)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _GuardedStream(httpcore.NetworkStream):
+    """A connection whose reads and writes end by the request's deadline, and whose reads end
+    within STOP_POLL seconds of a stop, however slowly the server trickles its bytes."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadline: _Deadline):
+        self._inner = inner
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = self._deadline.left(None if end is None else end - time.monotonic(), httpcore.ReadTimeout)
+            try:
+                return self._inner.read(max_bytes, STOP_POLL if left is None else min(left, STOP_POLL))
+            except httpcore.ReadTimeout:
+                continue  # a slice ran out: look at the stop flag and the clock again
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._deadline.left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: Any,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        left = self._deadline.left(timeout, httpcore.ConnectTimeout)
+        return _GuardedStream(self._inner.start_tls(ssl_context, server_hostname, left), self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+def _guard_sockets(client: httpx.Client, deadline: _Deadline) -> None:
+    """Put the deadline between httpx and every socket it opens, directly or through a proxy from
+    the environment. httpx has no public hook at this layer: its transports keep an httpcore pool
+    in `_pool`, whose `_network_backend` opens every connection; fail at once if that moves."""
+    transports = [client._transport, *client._mounts.values()]
+    for transport in transports:
+        if transport is None:  # a host that NO_PROXY excludes: the default transport serves it
+            continue
+        pool: Any = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if not isinstance(backend, httpcore.NetworkBackend):
+            raise RuntimeError(
+                "this httpx keeps its connections elsewhere: the request deadline cannot be set"
+            )
+        pool._network_backend = _GuardedBackend(backend, deadline)
