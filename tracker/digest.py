@@ -19,6 +19,7 @@ import jinja2
 
 from tracker.alerts import Route, local_today, mark_delivered, pending_alerts, route, sync_alerts
 from tracker.config import SEVERITIES, Config, Recipient
+from tracker.safe import http_url
 from tracker.store import Store, now_iso
 from tracker.vocab import Vocabulary, load_vocabulary
 
@@ -64,10 +65,13 @@ class DigestOutcome:
     """What happened to one recipient's digest."""
 
     recipient: str
-    status: str  # 'sent' | 'skipped' (nothing new today) | 'failed'
+    # 'sent' | 'skipped' (nothing new today) | 'failed' (not delivered) | 'uncertain' (the message
+    # went out but the server's answer never came: it may have been delivered, and is sent again)
+    status: str
     alerts: int = 0
     error: str | None = None
     message_id: str | None = None
+    again: bool = False  # the same message as an earlier attempt whose delivery was uncertain
 
 
 def _fmt_time(value: str | None, tz: ZoneInfo) -> str | None:
@@ -82,7 +86,7 @@ def _urls(store: Store, event_id: str) -> list[str]:
            WHERE x.event_id = ? ORDER BY u.first_seen, u.url""",
         [event_id],
     ).fetchall()
-    return [r[0] for r in rows if str(r[0]).startswith(("http://", "https://"))]
+    return [r[0] for r in rows if http_url(str(r[0]))]
 
 
 def _names(vocab: Vocabulary, ids: list[str]) -> list[str]:
@@ -288,46 +292,115 @@ def prepare(
 
 def send_digests(config: Config, now: datetime, *, to: str | None = None) -> list[DigestOutcome]:
     """Bring alerts up to date, then send each recipient (or only `to`) their pending digest over
-    SMTP; alerts are marked delivered only once the server accepted the message. A day that has
-    nothing new sends nothing if a digest already went out that day (or if `send_empty` is off)."""
-    from tracker.mailer import MailError, send
-
-    outcomes = []
+    SMTP; alerts are marked delivered only once the server accepted the message. A digest whose
+    delivery is uncertain is first sent again, byte for byte, and newer alerts follow in a fresh
+    digest only once a server accepted it. A day that has nothing new sends nothing if a digest
+    already went out that day (or if `send_empty` is off)."""
+    outcomes: list[DigestOutcome] = []
     with Store(config.db_path) as store:
         sync_alerts(store, config, now)
         for r in recipients_for(config, to):
-            rendered, alerts = prepare(store, config, r, now)
-            day = local_today(config, now).isoformat()
-            sent_today = store.db.execute(
-                "SELECT 1 FROM digests WHERE recipient = ? AND day = ? AND status = 'sent'", [r.email, day]
-            ).fetchone()
-            if not alerts and (sent_today or not config.digest.send_empty):
-                outcomes.append(DigestOutcome(r.email, "skipped"))
-                continue
-            msg = message(config, r, rendered, now)
-            with store.write():
-                cur = store.db.execute(
-                    """INSERT INTO digests(recipient, day, message_id, subject, alerts, status, created_at)
-                       VALUES (?, ?, ?, ?, ?, 'sending', ?)""",
-                    [r.email, day, msg["Message-ID"], rendered.subject, len(alerts), now_iso()],
-                )
-            digest_id = int(cur.lastrowid or 0)
-            try:
-                send(config.smtp, msg, [r.email])
-            except MailError as exc:
-                with store.write():
-                    store.db.execute(
-                        "UPDATE digests SET status = 'failed', error = ? WHERE id = ?", [str(exc), digest_id]
-                    )
-                outcomes.append(DigestOutcome(r.email, "failed", len(alerts), str(exc)))
-                continue
-            with store.write():
-                mark_delivered(store, rendered.alert_ids, r.email, digest_id, now)
-                store.db.execute(
-                    "UPDATE digests SET status = 'sent', sent_at = ? WHERE id = ?", [now_iso(), digest_id]
-                )
-            outcomes.append(DigestOutcome(r.email, "sent", len(alerts), message_id=msg["Message-ID"]))
+            again = _send_unsettled(store, config, r.email, now)
+            outcomes += again
+            if any(o.status != "sent" for o in again):
+                continue  # the server is not taking this mail: newer alerts wait, pending, behind it
+            fresh = _send_fresh(store, config, r, now)
+            if not (again and fresh.status == "skipped"):
+                outcomes.append(fresh)
     return outcomes
+
+
+def _send_fresh(store: Store, config: Config, r: Recipient, now: datetime) -> DigestOutcome:
+    """Render and send `r`'s pending alerts, keeping the message's bytes until the server answers."""
+    from tracker.mailer import flatten
+
+    rendered, alerts = prepare(store, config, r, now)
+    day = local_today(config, now).isoformat()
+    sent_today = store.db.execute(
+        "SELECT 1 FROM digests WHERE recipient = ? AND day = ? AND status = 'sent'", [r.email, day]
+    ).fetchone()
+    if not alerts and (sent_today or not config.digest.send_empty):
+        return DigestOutcome(r.email, "skipped")
+    msg = message(config, r, rendered, now)
+    with store.write():
+        cur = store.db.execute(
+            """INSERT INTO digests(recipient, day, message_id, subject, alerts, alert_ids, message, status, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, 'sending', ?)""",
+            [
+                r.email,
+                day,
+                msg["Message-ID"],
+                rendered.subject,
+                len(alerts),
+                json.dumps(rendered.alert_ids),
+                flatten(msg),
+                now_iso(),
+            ],
+        )
+    return _attempt(store, config, int(cur.lastrowid or 0), now, again=False)
+
+
+def _send_unsettled(store: Store, config: Config, email: str, now: datetime) -> list[DigestOutcome]:
+    """Send again, byte for byte, each digest to `email` that may have been delivered (its answer
+    never came, or a crash cut its sending short), oldest first, until one is not accepted. One
+    that would only repeat alerts delivered since, or a past day's note of no changes, is dropped."""
+    today = local_today(config, now).isoformat()
+    rows = store.db.execute(
+        """SELECT id, day, alert_ids FROM digests WHERE recipient = ? AND status IN ('uncertain', 'sending')
+           AND message IS NOT NULL ORDER BY id""",
+        [email],
+    ).fetchall()
+    out: list[DigestOutcome] = []
+    for digest_id, day, alert_ids in rows:
+        delivered = store.db.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE recipient = ? AND alert_id IN (SELECT value FROM json_each(?))",
+            [email, alert_ids],
+        ).fetchone()[0]
+        with store.write():
+            if delivered or (alert_ids == "[]" and day != today):
+                store.db.execute(
+                    "UPDATE digests SET status = 'uncertain', message = NULL WHERE id = ?", [digest_id]
+                )
+                continue
+            store.db.execute(
+                "UPDATE digests SET status = 'sending', attempts = attempts + 1 WHERE id = ?", [digest_id]
+            )
+        out.append(_attempt(store, config, digest_id, now, again=True))
+        if out[-1].status != "sent":
+            break
+    return out
+
+
+def _attempt(store: Store, config: Config, digest_id: int, now: datetime, *, again: bool) -> DigestOutcome:
+    """Hand a stored digest to the server once, and record what came of it."""
+    from tracker.mailer import DeliveryUncertain, MailError, send
+
+    recipient, message_id, data, alert_ids, count = store.db.execute(
+        "SELECT recipient, message_id, message, alert_ids, alerts FROM digests WHERE id = ?", [digest_id]
+    ).fetchone()
+    status, error = "sent", None
+    try:
+        send(config.smtp, [recipient], data)
+    except DeliveryUncertain as exc:
+        status, error = "uncertain", str(exc)
+    except MailError as exc:
+        status, error = "failed", str(exc)
+        if again:  # this attempt failed, but an earlier one may have got through
+            status, error = "uncertain", f"{exc}; an earlier attempt may have been delivered"
+    with store.write():
+        if status == "sent":
+            mark_delivered(store, json.loads(alert_ids), recipient, digest_id, now)
+            store.db.execute(
+                "UPDATE digests SET status = 'sent', sent_at = ?, message = NULL WHERE id = ?",
+                [now_iso(), digest_id],
+            )
+        else:  # a certain failure is rendered afresh next time; an uncertain one keeps its bytes
+            store.db.execute(
+                """UPDATE digests SET status = ?, error = ?,
+                   message = CASE WHEN ? = 'failed' THEN NULL ELSE message END WHERE id = ?""",
+                [status, error, status, digest_id],
+            )
+    return DigestOutcome(recipient, status, count, error, message_id, again=again)
 
 
 def atom(store: Store, config: Config, limit: int = 200) -> str:

@@ -277,9 +277,12 @@ class Scheduler:
             return JobResult(job, "ok", f"{self.actions.sync_alerts(self.config, now)} alert(s) created")
         if job == DIGEST:
             outcomes = self.actions.send_digests(self.config, now)
-            counts = {s: sum(o.status == s for o in outcomes) for s in ("sent", "skipped", "failed")}
+            kinds = ("sent", "skipped", "failed", "uncertain")
+            counts = {s: sum(o.status == s for o in outcomes) for s in kinds}
+            if not counts["uncertain"]:
+                del counts["uncertain"]  # shown only when a message may have been delivered
             detail = ", ".join(f"{n} {s}" for s, n in counts.items()) if outcomes else "no recipients"
-            errors = [f"{o.recipient}: {o.error}" for o in outcomes if o.status == "failed"]
+            errors = [f"{o.recipient}: {o.error}" for o in outcomes if o.status in ("failed", "uncertain")]
             return JobResult(job, "failed" if errors else "ok", "; ".join([detail, *errors]))
         raise KeyError(f"unknown job {job!r}")
 

@@ -585,3 +585,16 @@ def _m0009(db: sqlite_utils.Database) -> None:
             since TEXT NOT NULL
         )"""
     )
+
+
+@migrations(name="0010_digest_message_ids")
+def _m0010(db: sqlite_utils.Database) -> None:
+    # a digest whose delivery is uncertain (the message went out, the server's answer never came)
+    # is sent again byte for byte: the same Message-ID, Date and body. `message` keeps those bytes
+    # until the server accepts or refuses them; `alert_ids` are what its acceptance delivers.
+    for stmt in [
+        "ALTER TABLE digests ADD COLUMN alert_ids TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE digests ADD COLUMN message BLOB",
+        "ALTER TABLE digests ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1",
+    ]:
+        db.execute(stmt)
