@@ -187,3 +187,19 @@ def test_rules_check_refuses_patterns_that_backtrack_on_its_probes(pattern: str,
     from tracker.patterns import probe
 
     assert probe(pattern) is not refused
+
+
+def test_a_reference_with_an_absurd_number_is_no_reference_and_no_crash() -> None:
+    from tracker.rules import DocView
+
+    ruleset = load_rules(default_rules_dir())
+    doc = DocView(
+        title="商务部 海关总署公告2025年第70号 公布暂停实施的决定",
+        text=f"经批准，自即日起至2026年11月10日，商务部公告2025年第{'9' * 5000}号、56号暂停实施。",
+        kind="mofcom",
+        language="zh",
+        doc_number="MOFCOM 2025-70",
+    )
+    [draft] = ruleset.classify(doc)
+    assert draft.action == "suspension"
+    assert all(len(r) < 30 for r in draft.refers_to)

@@ -370,8 +370,8 @@ class RuleSet:
 
 
 _MOFCOM_REF = re.compile(
-    r"(?P<type>公告|令)\s*[〔\[(（]?(?P<y>\d{4})[〕\])）]?\s*年?\s*第\s*(?P<n>\d+)\s*号"
-    r"(?P<more>(?:\s*[、，,及和与]\s*(?:第\s*)?\d+\s*号)*)"
+    r"(?P<type>公告|令)\s*[〔\[(（]?(?P<y>\d{4})[〕\])）]?\s*年?\s*第\s*(?P<n>\d{1,6})\s*号"
+    r"(?P<more>(?:\s*[、，,及和与]\s*(?:第\s*)?\d{1,6}\s*号)*)"
 )
 _EO_REF = re.compile(r"Executive\s+Order\s+(?:No\.?\s*)?(\d{5})", re.I)
 _FR_REF = re.compile(r"(?:FR\s+Doc\.?|Document\s+Number:?)\s*(\d{4}-\d{4,6})", re.I)
@@ -383,7 +383,7 @@ def extract_refs(text: str, spec: RefSpec) -> list[str]:
     if spec.extract == "mofcom-announcements":
         for m in _MOFCOM_REF.finditer(text):
             prefix = "MOFCOM Order" if m.group("type") == "令" else "MOFCOM"
-            nums = [m.group("n"), *re.findall(r"(\d+)\s*号", m.group("more"))]
+            nums = [m.group("n"), *re.findall(r"(\d{1,6})\s*号", m.group("more"))]
             out += [f"{prefix} {m.group('y')}-{int(n)}" for n in nums]
     elif spec.extract == "executive-orders":
         out += [f"EO {n}" for n in _EO_REF.findall(text)]
