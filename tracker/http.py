@@ -9,18 +9,16 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import httpcore
 import httpx
 
 from tracker.config import MAX_WAIT, FetchSettings, show_origin, url_origin
 from tracker.errors import FetchError, Interrupted
+from tracker.sockguard import Deadline, guard_sockets
 
 REDIRECTS = {301, 302, 303, 307, 308}
 REFUSALS = {401, 403, 412}  # a firewall or bot wall turning the client away
-STOP_POLL = 0.2  # seconds: how soon a socket read notices that the run was asked to stop
 PIECE = 64 * 1024  # the most one decoding step turns out at once, whatever the input expands to
 GZIP_WBITS, ZLIB_WBITS, RAW_DEFLATE_WBITS = 16 + zlib.MAX_WBITS, zlib.MAX_WBITS, -zlib.MAX_WBITS
 COMPRESSIONS = {"gzip", "x-gzip", "deflate"}
@@ -61,7 +59,7 @@ def host_of(url: str) -> str:
 class HttpClient:
     """One shared client for all sources of a run; safe to use from several threads.
 
-    Setting `stop` ends every wait at once and every request within STOP_POLL seconds (reads) or
+    Setting `stop` ends every wait at once and every request within sockguard.STOP_POLL seconds (reads) or
     its deadline (connecting), raising Interrupted."""
 
     def __init__(
@@ -73,7 +71,7 @@ class HttpClient:
     ):
         self.settings = settings
         self.stop = stop or threading.Event()
-        self._deadline = _Deadline(self.stop)
+        self._deadline = Deadline(self.stop)
         self._client = httpx.Client(
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=settings.timeout,
@@ -81,7 +79,7 @@ class HttpClient:
             transport=transport,
         )
         if transport is None:
-            _guard_sockets(self._client, self._deadline)
+            guard_sockets(self._client, self._deadline)
         self._lock = threading.Lock()
         self._host_locks: dict[str, threading.Lock] = {}
         self._last_request: dict[str, float] = {}
@@ -414,113 +412,3 @@ class _Inflater:
             return GZIP_WBITS
         zlib_header = (head[0] & 0x0F) == 8 and (head[0] << 8 | head[1]) % 31 == 0
         return ZLIB_WBITS if zlib_header else RAW_DEFLATE_WBITS
-
-
-# --- the deadline, at the socket ---------------------------------------------------------------
-
-
-class _Deadline(threading.local):
-    """When the calling thread's current request must be complete, and the run's stop flag."""
-
-    def __init__(self, stop: threading.Event):
-        self.stop = stop
-        self.at: float | None = None
-
-    def left(self, timeout: float | None, expired: type[Exception]) -> float | None:
-        """What a socket operation allowed `timeout` may take: cut to what is left of the request;
-        `expired` when nothing is, Interrupted when the run is stopping."""
-        if self.stop.is_set():
-            raise Interrupted("stopped during a request")
-        now = time.monotonic()
-        ends = [t for t in (self.at, None if timeout is None else now + timeout) if t is not None]
-        if not ends:
-            return None
-        left = min(ends) - now
-        if left <= 0:
-            raise expired("the request ran out of time")
-        return left
-
-
-class _GuardedBackend(httpcore.NetworkBackend):
-    """httpcore's socket layer with every connect and TLS handshake cut to the request's deadline."""
-
-    def __init__(self, inner: httpcore.NetworkBackend, deadline: _Deadline):
-        self._inner = inner
-        self._deadline = deadline
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        left = self._deadline.left(timeout, httpcore.ConnectTimeout)
-        stream = self._inner.connect_tcp(host, port, left, local_address, socket_options)
-        return _GuardedStream(stream, self._deadline)
-
-    def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        left = self._deadline.left(timeout, httpcore.ConnectTimeout)
-        return _GuardedStream(self._inner.connect_unix_socket(path, left, socket_options), self._deadline)
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-class _GuardedStream(httpcore.NetworkStream):
-    """A connection whose reads and writes end by the request's deadline, and whose reads end
-    within STOP_POLL seconds of a stop, however slowly the server trickles its bytes."""
-
-    def __init__(self, inner: httpcore.NetworkStream, deadline: _Deadline):
-        self._inner = inner
-        self._deadline = deadline
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        end = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = self._deadline.left(None if end is None else end - time.monotonic(), httpcore.ReadTimeout)
-            try:
-                return self._inner.read(max_bytes, STOP_POLL if left is None else min(left, STOP_POLL))
-            except httpcore.ReadTimeout:
-                continue  # a slice ran out: look at the stop flag and the clock again
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, self._deadline.left(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self,
-        ssl_context: Any,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        left = self._deadline.left(timeout, httpcore.ConnectTimeout)
-        return _GuardedStream(self._inner.start_tls(ssl_context, server_hostname, left), self._deadline)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-def _guard_sockets(client: httpx.Client, deadline: _Deadline) -> None:
-    """Put the deadline between httpx and every socket it opens, directly or through a proxy from
-    the environment. httpx has no public hook at this layer: its transports keep an httpcore pool
-    in `_pool`, whose `_network_backend` opens every connection; fail at once if that moves."""
-    transports = [client._transport, *client._mounts.values()]
-    for transport in transports:
-        if transport is None:  # a host that NO_PROXY excludes: the default transport serves it
-            continue
-        pool: Any = getattr(transport, "_pool", None)
-        backend = getattr(pool, "_network_backend", None)
-        if not isinstance(backend, httpcore.NetworkBackend):
-            raise RuntimeError(
-                "this httpx keeps its connections elsewhere: the request deadline cannot be set"
-            )
-        pool._network_backend = _GuardedBackend(backend, deadline)
