@@ -108,37 +108,44 @@ class Classifier:
         return drafts
 
     def classify_document(self, store: Store, doc_id: int) -> set[str]:
-        """Replace a document's drafts with what the rules make of it now; returns event ids touched."""
-        row = _document(store, doc_id)
-        if row is None:
-            return set()
-        is_list = row["kind"] == "list" or _list_version(store, doc_id) is not None
-        ident = f"list:{row['doc_number'] or row['id']}" if is_list else identity(row)
-        try:  # outside any write transaction: a slow rule holds no lock
-            with budget(self.budget):
-                drafts = self.drafts_for(store, row)
-        except PatternTimeout as exc:
-            exc.document = f"document {doc_id} ({row['title'][:80]})"
-            store.mark_unclassified(doc_id, f"{exc.where}: pattern took longer than {exc.seconds:g} s")
-            raise PatternTimeout(exc.pattern, exc.where, exc.seconds, exc.document) from None
-        new = {event_id(ident, d.action): d for d in drafts}
-        with store.write():
-            store.clear_unclassified(doc_id)
-            old = {
-                r[0]
-                for r in store.db.execute("SELECT event_id FROM event_drafts WHERE document_id = ?", [doc_id])
-            }
-            store.db.execute("DELETE FROM event_drafts WHERE document_id = ?", [doc_id])
-            for eid, d in new.items():
-                store.db.execute(
-                    "INSERT INTO event_drafts(document_id, event_id, rule, draft) VALUES (?, ?, ?, ?)",
-                    [doc_id, eid, d.rule, json.dumps({**d.as_dict(), "identity": ident}, ensure_ascii=False)],
-                )
-            touched = old | set(new)
-            if row["doc_number"]:
-                touched |= _referring(store, [row["doc_number"]])
-            rebuild_events(store, touched)
+        """Replace a document's drafts with what the rules make of it now; returns event ids
+        touched. PatternTimeout (the document left unclassified) when a rule runs out of time."""
+        touched, timeouts = self._classify(store, [doc_id])
+        if timeouts:
+            raise timeouts[0]
         return touched
+
+    def classify_many(self, store: Store, doc_ids: Iterable[int]) -> list[PatternTimeout]:
+        """Classify several documents: every draft computed outside any transaction, then all
+        stored in one (and the events rebuilt once). The documents a rule runs out of time on are
+        left unclassified; their timeouts are returned."""
+        return self._classify(store, doc_ids)[1]
+
+    def _classify(self, store: Store, doc_ids: Iterable[int]) -> tuple[set[str], list[PatternTimeout]]:
+        plans: list[tuple[dict[str, Any], str, dict[str, Draft]]] = []
+        timeouts: list[PatternTimeout] = []
+        for doc_id in dict.fromkeys(doc_ids):
+            row = _document(store, doc_id)
+            if row is None:
+                continue
+            is_list = row["kind"] == "list" or _list_version(store, doc_id) is not None
+            ident = f"list:{row['doc_number'] or row['id']}" if is_list else identity(row)
+            try:  # outside any write transaction: a slow rule holds no lock
+                with budget(self.budget):
+                    drafts = self.drafts_for(store, row)
+            except PatternTimeout as exc:
+                store.mark_unclassified(doc_id, f"{exc.where}: pattern took longer than {exc.seconds:g} s")
+                document = f"document {doc_id} ({row['title'][:80]})"
+                timeouts.append(PatternTimeout(exc.pattern, exc.where, exc.seconds, document))
+                continue
+            plans.append((row, ident, {event_id(ident, d.action): d for d in drafts}))
+        touched: set[str] = set()
+        if plans:
+            with store.write():
+                for row, ident, new in plans:
+                    touched |= _store_drafts(store, row, ident, new)
+                rebuild_events(store, touched)
+        return touched, timeouts
 
     def _list_drafts(self, store: Store, row: dict[str, Any], view: DocView) -> list[Draft]:
         cur = _list_version(store, row["id"])
@@ -198,6 +205,25 @@ class Classifier:
                     )
                 )
         return out
+
+
+def _store_drafts(store: Store, row: dict[str, Any], ident: str, new: dict[str, Draft]) -> set[str]:
+    """Replace one document's drafts (inside the caller's transaction); the event ids touched."""
+    doc_id = row["id"]
+    store.clear_unclassified(doc_id)
+    old = {
+        r[0] for r in store.db.execute("SELECT event_id FROM event_drafts WHERE document_id = ?", [doc_id])
+    }
+    store.db.execute("DELETE FROM event_drafts WHERE document_id = ?", [doc_id])
+    for eid, d in new.items():
+        store.db.execute(
+            "INSERT INTO event_drafts(document_id, event_id, rule, draft) VALUES (?, ?, ?, ?)",
+            [doc_id, eid, d.rule, json.dumps({**d.as_dict(), "identity": ident}, ensure_ascii=False)],
+        )
+    touched = old | set(new)
+    if row["doc_number"]:
+        touched |= _referring(store, [row["doc_number"]])
+    return touched
 
 
 def _covered(x: str, items: list[str], vocab: Any) -> bool:

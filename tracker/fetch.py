@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.config import Config, SourceConfig
-from tracker.errors import InputError, Interrupted, PatternTimeout, SourceError, StoreError
+from tracker.errors import InputError, Interrupted, SourceError, StoreError
 from tracker.events import Classifier
 from tracker.http import HttpClient
 from tracker.models import RunStats
@@ -127,11 +127,9 @@ def run_source(
 def catch_up(store: Store, classifier: Classifier) -> None:
     """Classify the documents a crash left stored but unclassified (between the two transactions
     of SourceKind.save); a rule that runs out of time is logged and leaves its document so."""
-    for doc_id, _ in store.unclassified("pending"):
-        try:
-            classifier(store, doc_id)
-        except PatternTimeout as exc:
-            log.warning("%s", exc)
+    pending = [doc_id for doc_id, _ in store.unclassified("pending")]
+    for exc in classifier.classify_many(store, pending) if pending else []:
+        log.warning("%s", exc)
 
 
 def ingest(

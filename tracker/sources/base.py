@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import urldefrag
 
 from tracker import __version__
@@ -33,6 +33,14 @@ log = logging.getLogger(__name__)
 KINDS: dict[str, type[SourceKind]] = {}
 
 Progress = Callable[[str, int, RunStats], None]  # (source name, page number, stats so far)
+
+
+class Classifies(Protocol):
+    """What classifies stored documents (tracker.events.Classifier)."""
+
+    def classify_many(self, store: Store, doc_ids: Iterable[int]) -> list[PatternTimeout]:
+        """Classify these documents; the timeouts of those left unclassified."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,8 @@ class SourceKind:
         self.listed = 0  # items found on the first list page (mode "check")
         self.check_items = 3  # how many of them mode "check" follows
         # called with (store, document id) inside the saving transaction: the classifier
-        self.on_saved: Callable[[Store, int], None] | None = None
+        self.on_saved: Classifies | None = None
+        self.deferring = False  # while True, `save` leaves classification to the end of the page
 
     def check_stop(self) -> None:
         """Raise Interrupted when the run was asked to stop."""
@@ -186,21 +195,19 @@ class SourceKind:
                 self.to_classify.append(doc_id)
             for pending in self.to_classify:
                 self.store.mark_unclassified(pending)
-        self.classify_pending()
+        if not self.deferring:
+            self.classify_pending()
         return outcome, doc_id
 
     def classify_pending(self) -> None:
         """Classify the documents this kind stored (or asked for again); a rule that runs out of
         time leaves its document unclassified, with a note naming the rule."""
         todo, self.to_classify = self.to_classify, []
-        if self.on_saved is None:
+        if self.on_saved is None or not todo:
             return
-        for doc_id in todo:
-            try:
-                self.on_saved(self.store, doc_id)
-            except PatternTimeout as exc:
-                log.warning("%s: %s", self.name, exc)
-                self.notes.append(f"stored unclassified: {exc}")
+        for exc in self.on_saved.classify_many(self.store, todo):
+            log.warning("%s: %s", self.name, exc)
+            self.notes.append(f"stored unclassified: {exc}")
 
 
 class ListSource(SourceKind):
@@ -343,6 +350,17 @@ class ListSource(SourceKind):
     def _store_items(
         self, page: Page, stats: RunStats, *, mode: str, until: date | None
     ) -> tuple[bool, bool]:
+        """Store a page's items; their classification follows in one transaction for the page
+        (the documents are marked unclassified until then, so a crash loses no classification)."""
+        self.deferring = True
+        try:
+            return self._store_page(page, stats, mode=mode, until=until)
+        finally:
+            self.deferring = False
+            if not (self.stop is not None and self.stop.is_set()):
+                self.classify_pending()
+
+    def _store_page(self, page: Page, stats: RunStats, *, mode: str, until: date | None) -> tuple[bool, bool]:
         all_new = True
         for item in page.items:
             self.check_stop()
