@@ -598,3 +598,19 @@ def _m0010(db: sqlite_utils.Database) -> None:
         "ALTER TABLE digests ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1",
     ]:
         db.execute(stmt)
+
+
+@migrations(name="0011_stemmed_search")
+def _m0011(db: sqlite_utils.Database) -> None:
+    # English words stemmed in the full-text index ("rare earth" finds "Rare Earths"); Han and kana
+    # stay one character a token (fts_text spaces them), which the Porter stemmer leaves alone.
+    # The index is rebuilt from its own rows, under the same rowids (documents.id).
+    db.execute(
+        "CREATE VIRTUAL TABLE documents_fts_stemmed USING fts5(title, body,"
+        " tokenize = 'porter unicode61 remove_diacritics 2')"
+    )
+    db.execute(
+        "INSERT INTO documents_fts_stemmed(rowid, title, body) SELECT rowid, title, body FROM documents_fts"
+    )
+    db.execute("DROP TABLE documents_fts")
+    db.execute("ALTER TABLE documents_fts_stemmed RENAME TO documents_fts")
