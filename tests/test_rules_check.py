@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from tracker import rulefile
 from tracker.cli import cli
-from tracker.rules import DocView, RuleFileError, check_rules, load_rules, run_tests
+from tracker.rules import DocView, RuleFileError, check_rules, default_rules_dir, load_rules, run_tests
+from tracker.vocab import _COUNTRY_KEYS, _ENTRY_KEYS
 from tracker.yamlfile import load_yaml_text
 
 REPO_RULES = Path(__file__).parent.parent / "rules"
@@ -155,7 +157,7 @@ def test_the_valid_rule_checks_clean_and_its_example_passes(tmp_path: Path) -> N
     result = check_cli(folder)
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().endswith("OK")
-    assert "1 rules in 1 files" in result.stdout
+    assert "1 rule in 1 file;" in result.stdout
     assert examples_cli(folder).exit_code == 0
 
 
@@ -326,6 +328,69 @@ def test_unknown_key_also_names_the_missing_required_key(tmp_path: Path) -> None
     path = folder / "test.yaml"
     assert_problem(problems, path, line_at(text, "severty:"), "unknown key 'severty' in a rule")
     assert_problem(problems, path, line_at(text, "- id:"), "missing key 'severity'")
+
+
+# --- `sources:` names configured sources --------------------------------------------------------
+
+CONFIGURED = ["federalregister", "mofcom", "usgs", "whitehouse"]  # the built-in sources
+
+
+@pytest.mark.parametrize(
+    ("sources", "marker", "message"),
+    [
+        pytest.param(
+            "      sources: [mofcom-old]",
+            "sources:",
+            "no configured source is named 'mofcom-old' (did you mean 'mofcom'?); configured: "
+            + ", ".join(CONFIGURED),
+            id="flow-list-with-suggestion",
+        ),
+        pytest.param(
+            "      sources:\n        - mofcom\n        - ministry",
+            "- ministry",
+            "no configured source is named 'ministry'; configured: " + ", ".join(CONFIGURED),
+            id="block-list-second-item",
+        ),
+        pytest.param(
+            "      sources: whitehous",
+            "sources:",
+            "no configured source is named 'whitehous' (did you mean 'whitehouse'?)",
+            id="one-name",
+        ),
+    ],
+)
+def test_a_source_no_config_has_is_reported_at_its_line(
+    tmp_path: Path, sources: str, marker: str, message: str
+) -> None:
+    text = mutate(VALID, "      kinds: [mofcom]", sources)
+    folder = rules_folder(tmp_path, {"test.yaml": text})
+    _, problems = check_rules(folder, sources=CONFIGURED)
+    assert len(problems) == 1
+    assert_problem(
+        problems, folder / "test.yaml", line_at(text, marker), f"rule 'cn-test-gallium': {message}"
+    )
+    # without the configured names (loading rules to fetch), a source name is not checked
+    assert check_rules(folder)[1] == []
+
+    result = check_cli(folder)  # the CLI passes the names of the config in use: the built-in ones
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [str(problems[0])]
+    assert_no_traceback(result)
+
+
+def test_a_source_of_the_config_in_use_is_known_to_rules_check(tmp_path: Path) -> None:
+    text = mutate(VALID, "      kinds: [mofcom]", "      sources: [ministry]")
+    folder = rules_folder(tmp_path, {"test.yaml": text})
+    config = tmp_path / "ministry.toml"  # not ./tracker.toml, which `tracker` would read anyway
+    config.write_text(
+        '[sources.ministry]\nkind = "html-list"\nurl = "https://example.org/notices/"\n'
+        'item = "ul.notices li"\n',
+        "utf-8",
+    )
+    assert "no configured source is named 'ministry'" in check_cli(folder).stdout
+    result = run("--config", str(config), "--rules", str(folder), "rules", "check")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith("OK")
 
 
 def test_unknown_mineral_is_reported_on_the_line_of_its_list_entry(tmp_path: Path) -> None:
@@ -538,7 +603,7 @@ def test_every_problem_of_a_file_is_reported_each_at_its_line(tmp_path: Path) ->
     assert result.exit_code == 1
     printed = [line for line in result.stdout.splitlines() if line.startswith(path + ":")]
     assert sorted(printed) == sorted(str(p) for p in problems)
-    assert f"{len(expected)} problem(s)" in result.stderr
+    assert f"{len(expected)} problem{'' if len(expected) == 1 else 's'} in" in result.stderr
 
     # load_rules (what fetch and `rules test` use) raises the first problem, one line in the CLI
     with pytest.raises(RuleFileError) as exc:
@@ -698,6 +763,78 @@ def test_the_small_vocabulary_is_valid(tmp_path: Path) -> None:
     assert ruleset.vocab.terms["rare-earths"].members == ("neodymium",)
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "second", "first", "message"),
+    [
+        pytest.param(
+            "      - germanium\n",
+            "      - germanium\n      - Gallium\n",
+            "- Gallium",
+            "  gallium:",  # an id is an alias of its own entry
+            "germanium: alias 'gallium' already names 'gallium'",
+            id="under-two-minerals-block-list",
+        ),
+        pytest.param(
+            "    zh: [锗]",
+            "    zh: [锗, 镓]",
+            "zh: [锗, 镓]",
+            "zh: [镓]",
+            "germanium: alias '镓' already names 'gallium'",
+            id="under-two-minerals-zh",
+        ),
+        pytest.param(
+            "    en: [rare earths, rare earth elements]",
+            "    en: [rare earths, rare earth elements, neodymium]",
+            "elements, neodymium]",
+            "  neodymium:",
+            "rare-earths: alias 'neodymium' already names 'neodymium'",
+            id="a-group-taking-a-mineral-name",
+        ),
+        pytest.param(
+            "      - germanium\n",
+            "      - germanium\n      - Germanium\n",
+            "- Germanium",
+            "- germanium",
+            "germanium: alias 'germanium' is listed twice in 'en'",
+            id="twice-under-one-mineral",
+        ),
+        pytest.param(
+            "    en: [gallium]",
+            "    en: [gallium, Gallium]",
+            "en: [gallium, Gallium]",
+            "en: [gallium, Gallium]",
+            "gallium: alias 'gallium' is listed twice in 'en'",
+            id="twice-in-one-flow-list",
+        ),
+    ],
+)
+def test_a_duplicate_alias_is_reported_where_it_is_added_naming_the_first(
+    tmp_path: Path, old: str, new: str, second: str, first: str, message: str
+) -> None:
+    text = mutate(MINI_VOCAB, old, new)
+    folder = rules_folder(tmp_path, {"test.yaml": clean(VALID)})
+    path = folder / "minerals.yaml"
+    path.write_text(text, "utf-8")
+    _, problems = check_rules(folder)
+    assert len(problems) == 1
+    full = f"{message} (first at {path}:{line_at(text, first)})"
+    problem = assert_problem(problems, path, line_at(text, second), full)
+    assert problem.message == full
+
+    result = check_cli(folder)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [str(problem)]
+
+
+def test_one_name_in_zh_and_ja_of_one_entry_is_no_duplicate(tmp_path: Path) -> None:
+    text = mutate(MINI_VOCAB, "    zh: [镓]", "    zh: [镓]\n    ja: [镓, ガリウム]")
+    folder = rules_folder(tmp_path)
+    (folder / "minerals.yaml").write_text(text, "utf-8")
+    ruleset, problems = check_rules(folder)
+    assert problems == [] and ruleset is not None
+    assert ruleset.vocab.resolve("镓") == ruleset.vocab.resolve("ガリウム") == "gallium"
+
+
 MINI_COUNTRIES = """
 countries:
   CN:
@@ -834,24 +971,47 @@ def test_the_real_rules_check_clean_and_their_examples_pass() -> None:
     assert m and int(m.group(1)) > 0 and m.group(1) == m.group(2)
 
 
-def test_an_example_expecting_the_wrong_effective_date_fails_rules_test(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        pytest.param(
+            "          effective: 2030-06-01\n",
+            "          effective: 2030-06-02\n",
+            "effective: expected 2030-06-02, got 2030-06-01",
+            id="wrong-date",
+        ),
+        pytest.param(
+            "          expires: 2031-05-01\n",
+            "          expires: null\n",
+            "expires: expected null, got 2031-05-01",
+            id="expected-none",
+        ),
+        pytest.param(
+            "          action: suspension\n",
+            "          action: lift\n",
+            "action: expected 'lift', got 'suspension'",
+            id="wrong-action",
+        ),
+    ],
+)
+def test_a_failing_example_prints_what_it_expected_as_the_rule_file_writes_it(
+    tmp_path: Path, old: str, new: str, problem: str
+) -> None:
     folder = tmp_path / "rules"
     shutil.copytree(REPO_RULES, folder)
     path = folder / "cn-mofcom.yaml"
     text = path.read_text("utf-8")
     test_title = "      - title: 商务部 海关总署公告2030年第9号"
-    assert text.count("          effective: 2030-06-01\n") == 1
-    text = text.replace("          effective: 2030-06-01\n", "          effective: 2030-06-02\n")
+    assert text.count(old) == 1
+    text = text.replace(old, new)
     path.write_text(text, "utf-8")
 
     assert check_cli(folder).exit_code == 0  # well-formed: only the example is wrong
     result = examples_cli(folder)
     assert result.exit_code == 1
     failing = [line for line in result.stdout.splitlines() if not re.fullmatch(r"\d+ examples, .*", line)]
-    assert failing == [
-        f"{path}:{line_at(text, test_title)}: cn-mofcom-suspension: "
-        "effective: expected datetime.date(2030, 6, 2), got datetime.date(2030, 6, 1)"
-    ]
+    assert failing == [f"{path}:{line_at(text, test_title)}: cn-mofcom-suspension: {problem}"]
+    assert "datetime" not in result.output
     assert re.search(r"\d+ examples, \d+ ok, 1 failing", result.stdout)
 
 
@@ -865,6 +1025,34 @@ def test_an_example_that_gets_no_event_fails(tmp_path: Path) -> None:
         f"{folder / 'test.yaml'}:{line}: cn-test-gallium: expected an event from 'cn-test-gallium', got none"
         in (result.stdout)
     )
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        pytest.param(["nosuch"], "no rule 'nosuch' in {folder}", id="no-close-name"),
+        pytest.param(
+            ["cn-test-galium"],
+            "no rule 'cn-test-galium' in {folder} (did you mean 'cn-test-gallium'?)",
+            id="typo",
+        ),
+        pytest.param(
+            ["cn-test-gallium", "cn-test-gallum"],
+            "no rule 'cn-test-gallum' in {folder} (did you mean 'cn-test-gallium'?)",
+            id="one-of-two-unknown",
+        ),
+    ],
+)
+def test_rules_test_of_a_rule_that_does_not_exist_is_one_line(
+    tmp_path: Path, rules: list[str], message: str
+) -> None:
+    folder = rules_folder(tmp_path, {"test.yaml": clean(VALID)})
+    args = [arg for rid in rules for arg in ("--rule", rid)]
+    result = run("--rules", str(folder), "rules", "test", *args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"error: {message.format(folder=folder)}\n"
+    assert run("--rules", str(folder), "rules", "test", "--rule", "cn-test-gallium").exit_code == 0
 
 
 # --- nothing in a rule file is code --------------------------------------------------------------
@@ -920,3 +1108,53 @@ def test_a_python_tag_in_the_vocabulary_is_an_error_and_runs_nothing(tmp_path: P
     assert len(problems) == 1
     assert_problem(problems, folder / "minerals.yaml", line_at(text, "python/object"), "could not determine")
     assert not (tmp_path / "pwned").exists()
+
+
+# --- rules/README.md documents every key the parser accepts -------------------------------------
+
+
+def documented_keys(readme: str) -> dict[str, set[str]]:
+    """The `| in | key | meaning |` rows of the README's "Every key" table, as {in: {keys}}."""
+    section = readme.split("\n## Every key\n", 1)[1].split("\n## ", 1)[0]
+    out: dict[str, set[str]] = {}
+    for where, key in re.findall(r"^\| ([a-z_ ]+?) \| `([a-z_]+)` \|", section, re.M):
+        out.setdefault(where, set()).add(key)
+    return out
+
+
+def test_the_rules_readme_documents_every_key_the_parser_accepts_and_no_other() -> None:
+    readme = (default_rules_dir() / "README.md").read_text("utf-8")
+    parser = {
+        "rule file": rulefile.FILE_KEYS,
+        "rule": rulefile.RULE_KEYS,
+        "match": rulefile.MATCH_KEYS,
+        "condition": rulefile.COND_KEYS,
+        "emit": rulefile.EMIT_KEYS,
+        "date": rulefile.DATE_KEYS,
+        "refers_to": rulefile.REF_KEYS,
+        "test": rulefile.TEST_KEYS,
+        "expect": rulefile.EXPECT_KEYS,
+        "mineral entry": _ENTRY_KEYS,
+        "country entry": _COUNTRY_KEYS,
+    }
+    documented = documented_keys(readme)
+    for where, keys in parser.items():
+        assert documented.get(where, set()) == keys, where
+    assert set(documented) == set(parser)
+    # and the README says how they behave
+    for fact in (
+        "first rule that matches wins",
+        "Keywords are case-insensitive",
+        "are case-sensitive",
+        'a list means "contains"',
+        "`[]`: none",
+        "(default `2025-01-01`)",
+        "`tracker rules explain DOC_ID`",
+    ):
+        assert fact in readme, fact
+
+
+def test_the_key_table_reader_sees_a_missing_or_an_extra_row() -> None:
+    table = "\n## Every key\n\n| in | key | meaning |\n|---|---|---|\n| rule | `id` | x |\n| rule | `title` | y |\n"
+    assert documented_keys(table) == {"rule": {"id", "title"}}
+    assert documented_keys(table.replace("| rule | `title` | y |\n", "")) == {"rule": {"id"}}

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from tracker import patterns
+from tracker.errors import InputError
 from tracker.patterns import Pattern
 from tracker.rules import (
     ACTIONS,
@@ -33,6 +34,8 @@ from tracker.textutil import detect_language
 from tracker.vocab import Vocabulary, load_vocabulary
 from tracker.yamlfile import LDict, RuleFileError, line_of, load_yaml
 
+# every key a rule file may use, by where it appears (rules/README.md documents each: a test compares)
+FILE_KEYS = {"rules"}
 RULE_KEYS = {"id", "title", "severity", "match", "emit", "tests", "continue"}
 MATCH_KEYS = {
     "sources",
@@ -74,8 +77,11 @@ def load_rules(folder: str | Path) -> RuleSet:
     return ruleset
 
 
-def check_rules(folder: str | Path) -> tuple[RuleSet | None, list[RuleFileError]]:
-    """Validate every file of `folder`, collecting every problem (file:line: message)."""
+def check_rules(
+    folder: str | Path, sources: Collection[str] | None = None
+) -> tuple[RuleSet | None, list[RuleFileError]]:
+    """Validate every file of `folder`, collecting every problem (file:line: message). With
+    `sources` (the configured source names), a rule's `sources:` must name some of them."""
     folder = Path(folder)
     if not folder.is_dir():
         return None, [RuleFileError(folder, None, "rules folder not found")]
@@ -92,7 +98,7 @@ def check_rules(folder: str | Path) -> tuple[RuleSet | None, list[RuleFileError]
         except RuleFileError as exc:
             problems.append(exc)
             continue
-        parser = _Parser(path, vocab, problems)
+        parser = _Parser(path, vocab, problems, sources)
         for rule in parser.file(data):
             where = f"{path}:{rule.line}"
             if rule.id in seen:
@@ -108,10 +114,17 @@ def check_rules(folder: str | Path) -> tuple[RuleSet | None, list[RuleFileError]
 
 
 class _Parser:
-    def __init__(self, path: Path, vocab: Vocabulary, problems: list[RuleFileError]):
+    def __init__(
+        self,
+        path: Path,
+        vocab: Vocabulary,
+        problems: list[RuleFileError],
+        sources: Collection[str] | None = None,
+    ):
         self.path = path
         self.vocab = vocab
         self.problems = problems
+        self.sources = sorted(sources) if sources is not None else None
 
     def err(self, line: int, message: str) -> None:
         self.problems.append(RuleFileError(self.path, line, message))
@@ -150,7 +163,7 @@ class _Parser:
         if not isinstance(data, LDict) or "rules" not in data:
             self.err(line_of(data, 1), "a rule file is a mapping with a 'rules' list")
             return []
-        self.keys(data, {"rules"}, "the file")
+        self.keys(data, FILE_KEYS, "the file")
         if not isinstance(data["rules"], list):
             self.err(data.line_of("rules"), "'rules' must be a list")
             return []
@@ -265,7 +278,7 @@ class _Parser:
             line=m.line,
             action=str(action),
             jurisdiction=str(jur),
-            sources=self.strings(match.get("sources"), match.line_of("sources"), "sources"),
+            sources=self.source_names(match, rid),
             kinds=self.strings(match.get("kinds"), match.line_of("kinds"), "kinds"),
             languages=self.strings(match.get("languages"), match.line_of("languages"), "languages"),
             subtypes=self.strings(match.get("subtypes"), match.line_of("subtypes"), "subtypes"),
@@ -286,6 +299,23 @@ class _Parser:
         if not tests and not diff_list:
             self.err(m.line, f"rule {rid!r}: add at least one example under 'tests'")
         return Rule(**{**rule.__dict__, "tests": tuple(tests)})
+
+    def source_names(self, match: LDict, rid: str) -> tuple[str, ...]:
+        """A rule's `sources:`; each must be a configured source when the names are known."""
+        names = self.strings(match.get("sources"), match.line_of("sources"), "sources")
+        configured = self.sources
+        if configured is None:
+            return names
+        for name in names:
+            if name not in configured:
+                close = difflib.get_close_matches(name, configured, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                known = ", ".join(configured) or "none"
+                self.err(
+                    line_of(name, match.line_of("sources")),
+                    f"rule {rid!r}: no configured source is named {name!r}{hint}; configured: {known}",
+                )
+        return names
 
     def cond(self, value: Any, line: int, rid: str, fld: str, regex: bool) -> Cond:
         if isinstance(value, (str, list)):
@@ -454,7 +484,15 @@ def test_doc(test: RuleTest) -> DocView:
 
 
 def run_tests(ruleset: RuleSet, only: Sequence[str] = ()) -> list[TestResult]:
-    """Classify every rule's examples with the whole rule set and compare with `expect`."""
+    """Classify every rule's examples with the whole rule set and compare with `expect`; `only`
+    keeps the examples of those rules (InputError for an id no rule has)."""
+    ids = [r.id for r in ruleset.rules]
+    for rid in only:
+        if rid not in ids:
+            close = difflib.get_close_matches(rid, ids, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            where = f" in {ruleset.folder}" if ruleset.folder is not None else ""
+            raise InputError(f"no rule {rid!r}{where}{hint}")
     results = []
     for rule in ruleset.rules:
         if only and rule.id not in only:
@@ -476,7 +514,7 @@ def _compare(rule: Rule, expect: dict[str, Any] | None, drafts: list[Draft]) -> 
     problems = []
     for key in ("action", "jurisdiction", "effective", "expires"):
         if key in expect and getattr(d, key) != expect[key]:
-            problems.append(f"{key}: expected {expect[key]!r}, got {getattr(d, key)!r}")
+            problems.append(f"{key}: expected {_shown(expect[key])}, got {_shown(getattr(d, key))}")
     for key in ("minerals", "items", "refers_to", "targets"):
         if key in expect:
             want = [expect[key]] if isinstance(expect[key], str) else list(expect[key] or [])
@@ -484,3 +522,10 @@ def _compare(rule: Rule, expect: dict[str, Any] | None, drafts: list[Draft]) -> 
             if missing or (not want and getattr(d, key)):
                 problems.append(f"{key}: expected {want}, got {getattr(d, key)}")
     return problems
+
+
+def _shown(value: Any) -> str:
+    """A value of an example as the rule file writes it: 2031-03-01, null, 'suspension'."""
+    if isinstance(value, date):
+        return value.isoformat()
+    return "null" if value is None else repr(value)

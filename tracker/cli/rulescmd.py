@@ -9,11 +9,13 @@ from typing import Any
 import click
 
 from tracker.cli import EXIT_FAILED, Context, cli, clip
+from tracker.safe import json_text, terminal
+from tracker.wording import plural
 
 
 @cli.group()
 def rules() -> None:
-    """Check, test and score the rule files.
+    """Check, test, score and explain the rule files.
 
     Example: tracker rules check
     """
@@ -23,24 +25,26 @@ def rules() -> None:
 @click.pass_obj
 def rules_check(obj: Context) -> None:
     """Validate every rule file and the vocabulary; print each problem as file:line: message.
+    A rule's `sources:` must name sources of the config in use.
 
     Example: tracker --rules ./rules rules check
     """
     from tracker.rules import check_rules, rule_files
 
-    ruleset, problems = check_rules(obj.rules_path)
+    ruleset, problems = check_rules(obj.rules_path, sources=list(obj.config.sources))
     for p in problems:
         click.echo(str(p))
     if problems:
-        click.echo(f"{len(problems)} problem(s) in {obj.rules_path}", err=True)
+        click.echo(f"{plural(len(problems), 'problem')} in {obj.rules_path}", err=True)
         sys.exit(EXIT_FAILED)
     assert ruleset is not None
     v = ruleset.vocab
     counts = {t: len(v.of_type(t)) for t in ("mineral", "group", "item", "country")}
     click.echo(
-        f"{obj.rules_path}: {len(ruleset.rules)} rules in {len(rule_files(obj.rules_path))} files; vocabulary: "
-        f"{counts['mineral']} minerals, {counts['group']} groups, {counts['item']} item classes, "
-        f"{counts['country']} countries: OK"
+        f"{obj.rules_path}: {plural(len(ruleset.rules), 'rule')} in "
+        f"{plural(len(rule_files(obj.rules_path)), 'file')}; vocabulary: {plural(counts['mineral'], 'mineral')}, "
+        f"{plural(counts['group'], 'group')}, {plural(counts['item'], 'item class', 'item classes')}, "
+        f"{plural(counts['country'], 'country', 'countries')}: OK"
     )
 
 
@@ -59,9 +63,51 @@ def rules_test(obj: Context, only: tuple[str, ...]) -> None:
         if not r.ok:
             click.echo(f"{r.where}: {r.rule.id}: {'; '.join(r.problems)}")
     failed = sum(not r.ok for r in results)
-    click.echo(f"{len(results)} examples, {len(results) - failed} ok, {failed} failing")
+    click.echo(f"{plural(len(results), 'example')}, {len(results) - failed} ok, {failed} failing")
     if failed or not results:
         sys.exit(EXIT_FAILED)
+
+
+@rules.command("explain")
+@click.argument("doc_id", type=int, required=False)
+@click.option(
+    "--text",
+    "file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Explain the documents of a local file instead (read as `ingest` reads it; not stored).",
+)
+@click.option("--source", metavar="S", help="The configured source whose parser reads --text FILE.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+def rules_explain(obj: Context, doc_id: int | None, file: str | None, source: str | None, fmt: str) -> None:
+    """Why a document did or did not become an event: every rule in order with each condition
+    held (✓) or not (✗) and the value that decided, then the event the first match made.
+
+    DOC_ID is a stored document's id (`tracker documents` lists them). --format json gives a list
+    with one object per document.
+
+    Example: tracker rules explain --text saved/2025-70.html --source mofcom
+    """
+    from tracker.explain import explain_file, explain_stored
+    from tracker.rules import load_rules
+
+    if (doc_id is None) == (file is None):
+        raise click.UsageError("give a DOC_ID, or --text FILE --source S")
+    if (file is None) != (source is None):
+        raise click.UsageError("--text FILE and --source S go together")
+    ruleset = load_rules(obj.rules_path)
+    if file is not None and source is not None:
+        explanations = explain_file(ruleset, obj.config, source, file)
+    else:
+        assert doc_id is not None
+        explanations = [explain_stored(ruleset, obj.config.db_path, doc_id)]
+    if fmt == "json":
+        dumped = json.dumps([e.as_dict() for e in explanations], ensure_ascii=False, indent=2)
+        click.echo(json_text(dumped))
+        return
+    for i, e in enumerate(explanations):
+        click.echo(("\n" if i else "") + terminal("\n".join(e.lines()), lines=True))
 
 
 @rules.command("eval")
@@ -147,7 +193,7 @@ def reclassify(obj: Context, dry_run: bool, as_json: bool) -> None:
     n = {k: sum(c.kind == k for c in changes) for k in ("appear", "disappear", "change")}
     verb = "would" if dry_run else "did"
     click.echo(
-        f"{n['appear']} events {verb} appear, {n['disappear']} {verb} disappear, {n['change']} {verb} change"
+        f"{plural(n['appear'], 'event')} {verb} appear, {n['disappear']} {verb} disappear, {n['change']} {verb} change"
         + (" (dry run: nothing kept)" if dry_run else "")
     )
 
