@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,20 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if name.startswith("TRACKER_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+# the CLI's today in tests that give relative dates (30d, 1y) or rely on the default day
+CLI_TODAY = date(2026, 11, 23)
+
+
+@pytest.fixture
+def cli_today(monkeypatch: pytest.MonkeyPatch) -> date:
+    """Freezes the CLI's today (Context.today) at CLI_TODAY, so that `--since 1y` or `status`
+    without --as-of answer the same whatever day the tests run."""
+    from tracker.cli import Context
+
+    monkeypatch.setattr(Context, "today", lambda self: CLI_TODAY)
+    return CLI_TODAY
 
 
 def fixture_path(*parts: str) -> Path:

@@ -358,6 +358,7 @@ def test_an_undefined_template_variable_is_an_error(tmp_path: Path, smtp: tuple[
     custom.mkdir()
     (custom / "subject.txt.j2").write_text("{{ no_such_thing }}", "utf-8")
     config = make(tmp_path, port, extra=f'[digest]\ntemplates = "{custom}"\n')
+    Store(config.db_path).close()  # the digest reads a database: it must exist
     result = CliRunner().invoke(cli, ["--config", str(config.path), "digest"])
     assert result.exit_code != 0 and "no_such_thing" in result.output
 
@@ -380,7 +381,8 @@ def test_digest_cli_writes_txt_html_and_eml_without_marking_anything(tmp_path: P
     stdout = cli_run(config, "digest", *now).output
     assert stdout.startswith("minerals-tracker digest for a@example.org")
     with Store(config.db_path) as store:
-        assert len(list_alerts(store, config, pending=True)) == 1
+        sync_alerts(store, config, at("2026-10-30"))  # a preview creates no alert: they come now
+        assert len(list_alerts(store, config, pending=True, now=at("2026-10-30"))) == 1
     since = cli_run(config, "digest", "--since", "2020-01-01", *now).output
     assert "since 2020-01-01" not in since and "New export control" in since
     bad = CliRunner().invoke(cli, ["--config", str(config.path), "digest", "--out", str(tmp_path / "d.pdf")])

@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.conftest import site_config
+from tests.conftest import CLI_TODAY, site_config
 from tracker.catalog import DocumentEvent, StoredDocument, list_documents
 from tracker.cli import cli
 from tracker.cli.docs import document_line
 from tracker.demo.server import SiteServer, site_root
 from tracker.fetch import fetch
 from tracker.models import Document, sha256
+from tracker.render import width
 from tracker.store import Store
 
 KEYS = ["id", "doc_number", "title", "issued", "sources", "urls", "language", "events"]
@@ -58,9 +59,9 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         )
         outcome, _ = store.save_document(copy, fetched_at="2099-01-01T00:00:00+00:00")
         assert outcome == "merged"
-        today = date.today()
-        stored(store, "A recent note", today - timedelta(days=10))
-        stored(store, "An older note", today - timedelta(days=60))
+        # dated from the CLI's frozen today (the cli_today fixture), not from the day the tests run
+        stored(store, "A recent note", CLI_TODAY - timedelta(days=10))
+        stored(store, "An older note", CLI_TODAY - timedelta(days=60))
         stored(store, "An undated note", None)
     yield path
 
@@ -184,12 +185,12 @@ def test_search_without_a_word_is_a_one_line_input_error(db: Path) -> None:
     assert result.output == "error: --search needs at least one word\n"
 
 
-def test_since_a_span_back_from_today_keeps_recent_documents(db: Path) -> None:
+def test_since_a_span_back_from_today_keeps_recent_documents(db: Path, cli_today: date) -> None:
     found = as_json(db, "--since", "30d")
     titles = [d["title"] for d in found]
     assert "A recent note" in titles
     assert "An older note" not in titles and "An undated note" not in titles
-    assert all(d["issued"] >= (date.today() - timedelta(days=31)).isoformat() for d in found)
+    assert all(d["issued"] >= (cli_today - timedelta(days=30)).isoformat() for d in found)
 
 
 def test_since_a_month_or_a_day_keeps_documents_issued_from_that_day(db: Path) -> None:
@@ -242,9 +243,11 @@ def test_table_line_joins_several_actions_with_commas_and_clips_long_titles() ->
             DocumentEvent("b", "suspension", "CN", ["gallium"]),
         ],
     )
-    line = document_line(doc)
+    line = document_line(doc, 100)  # on a terminal 100 columns wide
     assert " new_control,suspension " in line
-    assert line.endswith("…") and len(line) < 150
+    assert line.endswith("…") and width(line) <= 100
+    whole = document_line(doc)  # piped, or --wide
+    assert whole.endswith("商务部公告" * 30)
 
 
 def test_table_prints_the_text_indented_under_each_line(db: Path) -> None:

@@ -306,7 +306,7 @@ def test_server_slower_than_timeout_fails_as_timed_out_quickly(
     assert stats.status == "failed"
     assert stats.error is not None and "timed out" in stats.error
     assert server.connections == 2  # retries + 1
-    assert elapsed < 3, f"took {elapsed:.1f} s"
+    assert elapsed < 6, f"took {elapsed:.1f} s"  # generous: without a timeout, 2 x 10 s
     assert "timed out" in state(db_path, "feed")["last_error"]
     assert documents(db_path) == []
 
@@ -324,8 +324,8 @@ def test_body_trickled_slower_than_timeout_in_total_fails_as_timed_out(
             b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
             b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
         )
-        for piece in pieces:  # about 3 s in all
-            if stop.wait(0.2):
+        for piece in pieces:  # about 8 s in all
+            if stop.wait(0.5):
                 return
             conn.sendall(piece)
 
@@ -340,9 +340,9 @@ def test_body_trickled_slower_than_timeout_in_total_fails_as_timed_out(
     (stats,) = run(config, "feed")
     elapsed = time.monotonic() - t0
 
-    assert stats.status == "failed", "a response trickled over ~3 s beat a 0.5 s timeout"
+    assert stats.status == "failed", "a response trickled over ~8 s beat a 0.5 s timeout"
     assert stats.error is not None and "timed out" in stats.error
-    assert elapsed < 2, f"took {elapsed:.1f} s"
+    assert elapsed < 4, f"took {elapsed:.1f} s"  # generous, and still half the trickle
     assert documents(db_path) == []
 
 
@@ -590,7 +590,7 @@ def test_billion_laughs_feed_expands_nothing_and_finishes_quickly(
     (stats,) = run(config, "feed")
     elapsed = time.monotonic() - t0
 
-    assert elapsed < 2, f"took {elapsed:.1f} s"
+    assert elapsed < 10, f"took {elapsed:.1f} s"  # generous: an expansion would take far longer
     assert stats.status in ("ok", "failed")
     for doc in documents(db_path):
         assert "lollol" not in doc["title"] + doc["text"]

@@ -147,7 +147,7 @@ def test_a_trickled_answer_fails_as_timed_out_at_its_deadline_and_the_other_sour
 
     assert slow_stats.status == "failed"
     assert slow_stats.error is not None and "timed out (no complete response within 1 s)" in slow_stats.error
-    assert elapsed < 3, f"a 1 s deadline took {elapsed:.1f} s"
+    assert elapsed < 10, f"a 1 s deadline took {elapsed:.1f} s"  # generous: without it, for ever
     assert server.connections == 1
     assert "timed out" in last_run(db_path, "slow")["error"]
     assert healthy_stats.status == "ok" and healthy_stats.new_documents == 2
@@ -171,7 +171,7 @@ def test_sigterm_stops_tracker_fetch_in_the_middle_of_a_trickled_answer(
     took, err = terminate(proc)
 
     assert proc.returncode == 130, err
-    assert took < 3, f"exited {took:.1f} s after SIGTERM"
+    assert took < 10, f"exited {took:.1f} s after SIGTERM"  # generous: the wait was minutes
     assert "interrupted" in err and "Traceback" not in err
     assert last_run(db_path, "slow")["status"] == "interrupted"
 
@@ -377,7 +377,7 @@ def test_a_long_wait_ends_at_once_when_the_run_is_stopped(
     elapsed = time.monotonic() - t0
 
     assert stats.status == "interrupted", stats.error
-    assert elapsed < 2, f"stopping a {wait} wait took {elapsed:.1f} s"
+    assert elapsed < 10, f"stopping a {wait} wait took {elapsed:.1f} s"  # generous: the wait is 300 s
     assert last_run(db_path, "feed")["status"] == "interrupted"
     if wait == "host-delay":  # what was read before the wait is kept
         assert [d["title"] for d in documents(db_path)] == ["Item a-1"]
@@ -399,7 +399,7 @@ def test_a_retry_after_beyond_the_cap_fails_at_once_instead_of_waiting(
     t0 = time.monotonic()
     (stats,) = fetch(config, ["feed"])
 
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 10  # generous: waiting would take years
     assert stats.status == "failed"
     assert stats.error is not None and "HTTP 429" in stats.error
     assert "more than the 300 s a fetch waits: not retried" in stats.error
@@ -423,7 +423,7 @@ def test_sigterm_during_a_retry_wait_stops_tracker_fetch_with_130(
     took, err = terminate(proc)
 
     assert proc.returncode == 130, err
-    assert took < 3, f"exited {took:.1f} s after SIGTERM"
+    assert took < 10, f"exited {took:.1f} s after SIGTERM"  # generous: the wait was minutes
     assert "interrupted" in err and "Traceback" not in err
     assert hits(httpserver, "/feed/") == 1
     assert last_run(db_path, "busy")["status"] == "interrupted"
@@ -446,7 +446,7 @@ def test_sigterm_during_a_retry_wait_stops_tracker_run_at_once(
     took, err = terminate(proc)
 
     assert proc.returncode == 0, err
-    assert took < 3, f"exited {took:.1f} s after SIGTERM"
+    assert took < 10, f"exited {took:.1f} s after SIGTERM"  # generous: the wait was minutes
     assert err.splitlines()[-1] == "stopped", err
     assert last_run(db_path, "busy")["status"] == "interrupted"
 

@@ -479,7 +479,7 @@ def test_a_server_too_slow_in_total_fails_by_the_deadline_and_the_next_recipient
     )
     assert b.startswith("b@example.org: sent: 4 alerts, <")  # its own deadline, not what a left
     assert result.exit_code == 1
-    assert elapsed < DEADLINE + 2.5, f"took {elapsed:.1f} s"
+    assert elapsed < DEADLINE + 5, f"took {elapsed:.1f} s"  # generous: the stall is 10 s
     assert len(box.received) == 1
     assert pending_for(config) == [["a@example.org"]] * 4
     with sqlite3.connect(config.db_path) as db:
@@ -512,5 +512,5 @@ def test_a_stall_during_auth_names_the_stage_never_the_password(
         elapsed = time.monotonic() - t0
     finally:
         front.close()
-    assert out.status == "failed" and elapsed < DEADLINE + 2
+    assert out.status == "failed" and elapsed < DEADLINE + 5  # generous: the stall is 10 s
     assert out.error == f"timed out after 1 s talking to 127.0.0.1:{front.port} (after AUTH)"

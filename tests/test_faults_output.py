@@ -499,7 +499,7 @@ INGEST = ("ingest", str(FEED), "--source", "whitehouse")
         ("file", INGEST, "tracker.db: the database is read-only: check the permissions of the file"),
         ("file", ("fetch", "--source", "mofcom"), "tracker.db: the database is read-only"),
         ("folder", ("timeline",), "tracker.db: its folder is read-only: SQLite writes -wal and -shm"),
-        ("new", ("timeline",), "new.db: cannot create the database: Permission denied"),
+        ("new", INGEST, "new.db: cannot create the database: Permission denied"),  # a reader creates none
     ],
     ids=["file-read", "file-ingest", "file-fetch", "folder", "new-in-folder"],
 )
@@ -598,8 +598,8 @@ def test_a_full_disk_during_ingest_is_one_line_and_exit_2(
     page = tmp_path / "announcement.html"
     body = "决定对镓相关物项实施出口管制。" * 3000  # more than the free room of any page
     page.write_text(
-        "<html><body><h1 class='art-title'>商务部公告2031年第7号 关于对镓相关物项实施出口管制的公告</h1>"
-        f"<div class='art-con'><p>【发布文号】商务部公告2031年第7号</p><p>【发文日期】2031年03月01日</p><p>{body}</p></div>"
+        "<html><body><h1 class='art-title'>商务部公告2025年第907号 关于对镓相关物项实施出口管制的公告</h1>"
+        f"<div class='art-con'><p>【发布文号】商务部公告2025年第907号</p><p>【发文日期】2025年03月01日</p><p>{body}</p></div>"
         "</body></html>",
         "utf-8",
     )

@@ -114,9 +114,13 @@ def test_a_slow_rule_holds_no_write_lock(httpserver: HTTPServer, tmp_path: Path,
     Store(db_path).close()  # the database exists, with its schema
     slow = threading.Thread(target=fetch, args=(config,), kwargs={"classifier": classifier_for(folder, 1.0)})
     slow.start()
-    time.sleep(0.5)  # the fetch is classifying now: 1 s for each of the three documents
     waited = []
     with Store(db_path) as other:
+        # the page's documents are stored first, then classified for 1 s each: wait for the first
+        deadline = time.monotonic() + 30
+        while other.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0] < 3:
+            assert time.monotonic() < deadline and slow.is_alive(), "the fetch stored nothing"
+            time.sleep(0.02)
         for i in range(3):
             begin = time.monotonic()
             other.save_document(

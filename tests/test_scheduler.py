@@ -382,8 +382,8 @@ def test_sigterm_stops_tracker_run_after_the_current_document_and_exits_0(
             wait_until(lambda: store.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0] >= 2, 10)
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=10)
-        assert time.monotonic() - sent < 3
+        _, err = proc.communicate(timeout=20)
+        assert time.monotonic() - sent < 10  # generous: that it stopped early is `stored < 8` below
     finally:
         stop(proc)
     assert proc.returncode == 0, err.decode()

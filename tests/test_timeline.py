@@ -157,11 +157,14 @@ def test_relative_and_partial_dates() -> None:
         parse_when("April 2025")
 
 
-def test_relative_since_through_the_cli(db: Path) -> None:
+def test_relative_since_through_the_cli(db: Path, cli_today: date) -> None:
+    # today is frozen at 2026-11-23: 1y is 2025-11-23, 20y reaches before the 2019 notice
+    every = json.loads(run(db, "timeline", "--format", "json").output)
     rows = json.loads(run(db, "timeline", "--since", "20y", "--format", "json").output)
-    assert len(rows) == 13
+    assert len(rows) == len(every) == 13
     recent = json.loads(run(db, "timeline", "--since", "1y", "--format", "json").output)
-    assert all(r["announced"] >= "2025-11" for r in recent) and recent
+    assert recent == [r for r in every if r["announced"] >= "2025-11-23"]
+    assert {r["doc_number"] for r in recent} >= {"MOFCOM 2026-101", "MOFCOM 2026-102"}
 
 
 def test_full_text_search_in_chinese_and_english_with_snippets(db: Path) -> None:

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from tracker.cli import cli
 from tracker.demo.server import site_root
+from tracker.store import Store
 
 CHROMIUM = Path("/usr/bin/chromium")
 ART = site_root() / "mofcom/zwgk/zcfb/art"
@@ -115,6 +116,7 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "--out",
             str(tmp / "jur.html"),
         )
+        Store(tmp / "empty.db").close()  # an empty tracker database: `timeline` creates none
         run("--db", str(tmp / "empty.db"), "timeline", "--format", "html", "--out", str(tmp / "empty.html"))
         events = json.loads(run("--db", db, "timeline", "--format", "json"))
     return {

@@ -14,12 +14,13 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tracker.config import SEVERITIES, Config, Recipient
 from tracker.store import Store
+from tracker.wording import plural
 
 SUBSTANCE = ("action", "effective", "expires", "minerals")
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -89,11 +90,6 @@ def sync_alerts(store: Store, config: Config, now: datetime) -> list[dict[str, A
     source health); idempotent. Returns the alerts created."""
     created: list[dict[str, Any]] = []
     with store.write():
-        # a recipient gets what is created from the first sync that knows them on, not all history
-        for r in config.recipients:
-            store.db.execute(
-                "INSERT OR IGNORE INTO recipients_seen(email, since) VALUES (?, ?)", [r.email, _iso(now)]
-            )
         created += _event_alerts(store, config, now)
         created += _deadline_alerts(store, config, now)
         created += _health_alerts(store, config, now)
@@ -207,7 +203,7 @@ def _health_alerts(store: Store, config: Config, now: datetime) -> list[dict[str
             fails = state["consecutive_failures"]
             error = state["last_error"] or ""
             if fails >= k:
-                problem = f"failed {fails} runs in a row: {error}"
+                problem = f"failed {plural(fails, 'run')} in a row: {error}"
             elif fails and "layout" in error:
                 problem = f"its list layout changed: {error}"
             elif state["last_success"]:
@@ -300,23 +296,38 @@ def route(config: Config, recipient: Recipient) -> Route:
     return Route(recipient, frozenset(ids))
 
 
-def seen_since(store: Store, email: str, now: datetime) -> str:
-    """When a recipient was first configured (recorded the first time it is asked)."""
+def record_seen(store: Store, email: str, now: datetime) -> None:
+    """Remember when a digest was first sent to `email` (only a send does this, never a preview):
+    their first digest, and every later one, reaches back `[digest] backlog_days` before it."""
     with store.write():
         store.db.execute(
             "INSERT OR IGNORE INTO recipients_seen(email, since) VALUES (?, ?)", [email, _iso(now)]
         )
-    return str(store.db.execute("SELECT since FROM recipients_seen WHERE email = ?", [email]).fetchone()[0])
+
+
+def first_alert_time(store: Store, email: str, now: datetime, backlog_days: int) -> str:
+    """The creation time of the oldest alert a configured recipient may still get: `backlog_days`
+    before their first digest was sent, or before `now` when none was yet. Reads only."""
+    row = store.db.execute("SELECT since FROM recipients_seen WHERE email = ?", [email]).fetchone()
+    first = datetime.fromisoformat(row[0]) if row else now
+    return _iso(first - timedelta(days=backlog_days))
 
 
 def pending_alerts(
-    store: Store, rt: Route, now: datetime, since: str | None = None, configured: bool = True
+    store: Store,
+    rt: Route,
+    now: datetime,
+    since: str | None = None,
+    configured: bool = True,
+    *,
+    backlog_days: int,
 ) -> list[dict[str, Any]]:
     """Alerts for one recipient not yet delivered to them (or, with `since`, every alert created
-    since then, delivered or not), oldest first. A configured recipient gets what was created from
-    the day they were configured; an address given ad hoc (`--to`) everything not yet sent to it."""
+    since then, delivered or not), oldest first; reads only. A configured recipient gets what was
+    created from `backlog_days` before their first digest on (`first_alert_time`); an address given
+    ad hoc (`--to`) everything not yet sent to it."""
     if since is None:
-        floor = seen_since(store, rt.recipient.email, now) if configured else ""
+        floor = first_alert_time(store, rt.recipient.email, now, backlog_days) if configured else ""
         rows = store.db.query(
             """SELECT * FROM alerts a WHERE suppressed = 0 AND created_at >= ? AND NOT EXISTS
                (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id AND d.recipient = ?) ORDER BY id""",
@@ -353,10 +364,20 @@ def mark_delivered(
             )
 
 
-def list_alerts(store: Store, config: Config, *, pending: bool = False) -> list[dict[str, Any]]:
-    """Alerts newest first, each with `pending_for`: the recipients it routes to who have not had
-    it yet (with no recipient configured, every undelivered alert is pending)."""
+def list_alerts(
+    store: Store, config: Config, *, pending: bool = False, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Alerts newest first, each with its event's `action`, `pending_for` (the recipients whose
+    next digest carries it: it routes to them, they have not had it, and it is not older than their
+    first digest's backlog, as `pending_alerts` decides), `delivered_to` and `state`: 'pending',
+    'sent', 'old' (it routes to someone but predates their backlog) or 'unrouted'. With no
+    recipient configured, every undelivered alert is pending. Reads only."""
+    now = now or datetime.now(UTC)
     routes = [route(config, r) for r in config.recipients]
+    floors = {
+        rt.recipient.email: first_alert_time(store, rt.recipient.email, now, config.digest.backlog_days)
+        for rt in routes
+    }
     out = []
     for a in store.db.query("SELECT * FROM alerts WHERE suppressed = 0 ORDER BY id DESC"):
         event = _event(store, a["event_id"]) if a["event_id"] else None
@@ -364,17 +385,17 @@ def list_alerts(store: Store, config: Config, *, pending: bool = False) -> list[
             r[0] for r in store.db.execute("SELECT recipient FROM deliveries WHERE alert_id = ?", [a["id"]])
         }
         if routes:
-            waiting = [
-                rt.recipient.email
-                for rt in routes
-                if rt.wants(a, event) and rt.recipient.email not in delivered
-            ]
+            wanted = [rt.recipient.email for rt in routes if rt.wants(a, event)]
+            waiting = [e for e in wanted if e not in delivered and a["created_at"] >= floors[e]]
         else:
-            waiting = [] if delivered else ["(no recipient configured)"]
+            wanted, waiting = [], ([] if delivered else ["(no recipient configured)"])
         if pending and not waiting:
             continue
         a["detail"] = json.loads(a["detail"])
+        a["action"] = event["action"] if event else None
         a["pending_for"] = waiting
         a["delivered_to"] = sorted(delivered)
+        old = set(wanted) - delivered
+        a["state"] = "pending" if waiting else "sent" if delivered else "old" if old else "unrouted"
         out.append(a)
     return out

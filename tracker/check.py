@@ -20,6 +20,7 @@ from tracker.http import REFUSALS, HttpClient, Response
 from tracker.models import RunStats
 from tracker.sources import get_kind
 from tracker.store import Store
+from tracker.wording import plural
 
 ITEMS = 3  # items of the first page read, per source
 
@@ -192,16 +193,20 @@ def _judge(report: SourceCheck, docs: list[dict[str, Any]]) -> None:
     n = report.read
     if n == 0:
         return
+    items = plural(n, "item")
     if report.dated == 0:
-        report.problems.append(Problem("error", f"no dates: none of the {n} items read has a date of issue"))
+        report.problems.append(Problem("error", f"no dates: none of the {items} read has a date of issue"))
     elif report.dated < n:
-        report.problems.append(Problem("warning", f"{n - report.dated} of {n} items read have no date"))
+        undated = n - report.dated
+        report.problems.append(
+            Problem("warning", f"{undated} of {items} read {'has' if undated == 1 else 'have'} no date")
+        )
     if report.with_text == 0 and not any("refused" in p.message for p in report.problems):
-        report.problems.append(Problem("error", f"text empty: none of the {n} items read has any text"))
+        report.problems.append(Problem("error", f"text empty: none of the {items} read has any text"))
     elif report.with_text < n:
-        report.problems.append(Problem("warning", f"text empty on {n - report.with_text} of {n} items read"))
+        report.problems.append(Problem("warning", f"text empty on {n - report.with_text} of {items} read"))
     if report.numbered == 0 and report.kind in ("mofcom", "federalregister"):
-        report.problems.append(Problem("warning", f"none of the {n} items read has a document number"))
+        report.problems.append(Problem("warning", f"none of the {items} read has a document number"))
 
 
 def _slug(url: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import math
 import os
 import re
@@ -147,6 +148,7 @@ class DigestSettings:
     send_empty: bool = True  # on a day without changes, send the short "no changes" note
     templates: str = ""  # a folder whose templates override the built-in ones
     horizon_days: int = 30  # upcoming deadlines listed this far ahead
+    backlog_days: int = 7  # a new recipient's first digest carries the alerts of this many days before it
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ class Config:
     path: Path | None
     db_path: Path
     timezone: str = "UTC"
-    rules_dir: Path | None = None  # None: ./rules, else the rules shipped with the checkout
+    rules_dir: Path | None = None  # --rules, else [rules] dir; None: the rules shipped with the tracker
     fetch: FetchSettings = field(default_factory=FetchSettings)
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
     alerts: AlertSettings = field(default_factory=AlertSettings)
@@ -209,7 +211,8 @@ TOP_LEVEL_KEYS = {
     "fetch",
     "sources",
     "timezone",
-    "rules_dir",
+    "rules",
+    "rules_dir",  # the old spelling of [rules] dir, still read
     "alerts",
     "digest",
     "smtp",
@@ -379,12 +382,7 @@ def _build(data: dict[str, Any], file: str, cfg_path: Path | None, db_override: 
         sc = dataclasses.replace(sc, settings=settings)
         kind_cls.validate(sc, sfile)
         sources[name] = sc
-    rules = data.get("rules_dir")
-    rules_path = None
-    if rules is not None:
-        rules_path = Path(_coerce(rules, str, file, "rules_dir"))
-        if cfg_path is not None and not rules_path.is_absolute():
-            rules_path = cfg_path.parent / rules_path
+    rules_path = _rules_dir(data, file, cfg_path)
     extra = _notification_settings(data, file)
     return Config(
         **extra,
@@ -395,6 +393,39 @@ def _build(data: dict[str, Any], file: str, cfg_path: Path | None, db_override: 
         sources=sources,
         rules_dir=rules_path,
     )
+
+
+def _rules_dir(data: dict[str, Any], file: str, cfg_path: Path | None) -> Path | None:
+    """`[rules] dir`, or the top-level `rules_dir` it replaces, relative to the config file's
+    folder; None when neither is given (the built-in rules, never a `./rules` found by chance)."""
+    table = data.get("rules", {})
+    if not isinstance(table, dict):
+        raise ConfigError('must be a table: [rules] with dir = "FOLDER"', file=file, key="rules")
+    table = dict(table)
+    table_file = table.pop("__file__", file)
+    _check_keys(table, {"dir"}, table_file, "rules")
+    if "dir" in table and "rules_dir" in data:
+        raise ConfigError(
+            "give the rules folder once, as [rules] dir (rules_dir is its old name)",
+            file=file,
+            key="rules_dir",
+        )
+    if "dir" in table:
+        value, where, key = table["dir"], table_file, "rules.dir"
+    elif "rules_dir" in data:
+        value, where, key = data["rules_dir"], file, "rules_dir"
+        logging.getLogger(__name__).warning(
+            '%s: rules_dir is deprecated: write it as [rules] dir = "%s"', file, value
+        )
+    else:
+        return None
+    folder = _coerce(value, str, where, key)
+    if not folder.strip():
+        raise ConfigError("must name a folder (leave it out for the built-in rules)", file=where, key=key)
+    path = Path(folder)
+    if cfg_path is not None and not path.is_absolute():
+        path = cfg_path.parent / path
+    return path
 
 
 def _check_limits(value: float, limits: tuple[float, float, bool], file: str, key: str) -> None:
@@ -550,6 +581,7 @@ def _notification_settings(data: dict[str, Any], file: str) -> dict[str, Any]:
     digest = _dataclass_from(DigestSettings, raw, f, "digest")
     if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", digest.time):
         raise ConfigError(f"expected a time like '07:30', got {digest.time!r}", file=f, key="digest.time")
+    _check_limits(digest.backlog_days, (0, 365, True), f, "digest.backlog_days")
     raw, f = _table(data, "smtp", file)
     smtp = _dataclass_from(SmtpSettings, raw, f, "smtp")
     _check_limits(smtp.timeout, (0.0, 3600.0, False), f, "smtp.timeout")

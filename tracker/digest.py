@@ -17,7 +17,15 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from tracker.alerts import Route, local_today, mark_delivered, pending_alerts, route, sync_alerts
+from tracker.alerts import (
+    Route,
+    local_today,
+    mark_delivered,
+    pending_alerts,
+    record_seen,
+    route,
+    sync_alerts,
+)
 from tracker.config import SEVERITIES, Config, Recipient
 from tracker.safe import http_url
 from tracker.store import Store, now_iso
@@ -27,11 +35,10 @@ AUTOESCAPE = ("html", "html.j2", "xml", "xml.j2")  # select_autoescape decides b
 
 
 def default_templates_dir() -> Path:
-    """`./templates` when it holds the digest templates, else the ones shipped with the checkout."""
-    local = Path("templates")
-    if (local / "digest.txt.j2").is_file():
-        return local
-    return Path(__file__).resolve().parent.parent / "templates"
+    """The templates shipped with the tracker; `[digest] templates` names a folder overriding them."""
+    from tracker.shipped import shipped_dir
+
+    return shipped_dir("templates")
 
 
 def environment(config: Config) -> jinja2.Environment:
@@ -90,7 +97,7 @@ def _urls(store: Store, event_id: str) -> list[str]:
 
 
 def _names(vocab: Vocabulary, ids: list[str]) -> list[str]:
-    return [vocab.terms[i].name if i in vocab.terms else i for i in ids]
+    return vocab.names(ids)
 
 
 def _item(store: Store, vocab: Vocabulary, a: dict[str, Any]) -> dict[str, Any]:
@@ -282,12 +289,30 @@ def recipients_for(config: Config, to: str | None) -> list[Recipient]:
 def prepare(
     store: Store, config: Config, recipient: Recipient, now: datetime, since: str | None = None
 ) -> tuple[Rendered, list[dict[str, Any]]]:
-    """Render one recipient's digest: pending alerts, or every alert since `since`."""
+    """Render one recipient's digest: pending alerts, or every alert since `since`; reads only."""
     rt: Route = route(config, recipient)
-    alerts = pending_alerts(store, rt, now, since=since, configured=recipient in config.recipients)
+    alerts = pending_alerts(
+        store,
+        rt,
+        now,
+        since=since,
+        configured=recipient in config.recipients,
+        backlog_days=config.digest.backlog_days,
+    )
     rendered = render(config, build_context(store, config, rt, alerts, now, since))
     rendered.alert_ids = [a["id"] for a in alerts]
     return rendered, alerts
+
+
+def preview(
+    config: Config, recipient: Recipient, now: datetime, since: str | None = None
+) -> tuple[Rendered, list[dict[str, Any]]]:
+    """`prepare` with the alerts brought up to date as a send would, in a transaction that is
+    then undone: a preview shows what the digest would carry and changes nothing (no alert
+    created, no recipient recorded as having had a digest)."""
+    with Store(config.db_path) as store, store.rehearsal():
+        sync_alerts(store, config, now)
+        return prepare(store, config, recipient, now, since=since)
 
 
 def send_digests(config: Config, now: datetime, *, to: str | None = None) -> list[DigestOutcome]:
@@ -295,11 +320,14 @@ def send_digests(config: Config, now: datetime, *, to: str | None = None) -> lis
     SMTP; alerts are marked delivered only once the server accepted the message. A digest whose
     delivery is uncertain is first sent again, byte for byte, and newer alerts follow in a fresh
     digest only once a server accepted it. A day that has nothing new sends nothing if a digest
-    already went out that day (or if `send_empty` is off)."""
+    already went out that day (or if `send_empty` is off). A configured recipient's first send
+    records them as seen: that digest reaches back `[digest] backlog_days`."""
     outcomes: list[DigestOutcome] = []
     with Store(config.db_path) as store:
         sync_alerts(store, config, now)
         for r in recipients_for(config, to):
+            if r in config.recipients:
+                record_seen(store, r.email, now)
             again = _send_unsettled(store, config, r.email, now)
             outcomes += again
             if any(o.status != "sent" for o in again):
@@ -417,23 +445,15 @@ def atom(store: Store, config: Config, limit: int = 200) -> str:
             else None
         )
         a["event"] = event
-        if event is not None:
+        item: dict[str, Any] | None = None
+        if event is not None:  # the template says what it is (templates/_describe.j2)
             item = _item(store, vocab, a)
-            heading = words.get(item["action"], item["action"])
-            bits = [f"{item['doc_number'] or ''} issued {item['announced']}".strip()]
-            if item["minerals"]:
-                bits.append("minerals: " + ", ".join(item["minerals"]))
-            if item["effective"] or item["expires"]:
-                bits.append(
-                    f"in force {item['effective'] or '?'}"
-                    + (f" until {item['expires']}" if item["expires"] else "")
-                )
-            summary, links = "; ".join(bits), item["links"]
+            heading, summary, links = words.get(item["action"], item["action"]), "", item["links"]
         else:
             heading, summary, links = a["kind"].replace("_", " "), a["detail"].get("reason", ""), []
         if a["kind"] == "deadline":
             heading = f"{heading}: {a['detail']['field']} {a['detail']['date']}"
-        entries.append({**a, "heading": heading, "summary": summary, "links": links})
+        entries.append({**a, "heading": heading, "summary": summary, "links": links, "item": item})
     updated = entries[0]["created_at"] if entries else now_iso()
     return env.get_template("atom.xml.j2").render(
         alerts=entries, updated=updated, feed_id="tag:minerals-tracker,2026:alerts"

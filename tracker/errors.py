@@ -4,7 +4,9 @@ TrackerError                      anything the CLI turns into one line and a non
 ├── ConfigError                   a bad config file, key or value (file, key)
 ├── UnknownSourceError            a source name that is not configured
 ├── InputError                    an unreadable or unusable input file (path)
+├── InitError                     `tracker init` would replace files, or cannot write them (paths)
 ├── StoreError                    the database cannot be opened or used (path)
+│   └── MissingDatabaseError      a command that reads asked for a database that does not exist
 ├── Interrupted                   a run stopped (Ctrl-C, SIGTERM) between two documents
 ├── AlreadyRunningError           another `tracker run` holds the database's lock (lock file, pid)
 ├── PatternTimeout                a maintainer's regular expression ran out of time (pattern, where)
@@ -40,8 +42,17 @@ class InputError(TrackerError):
     """An input file that cannot be read or parsed."""
 
 
+class InitError(TrackerError):
+    """`tracker init` found files it would replace (without --force), or cannot write its own."""
+
+
 class StoreError(TrackerError):
     """The database cannot be opened or written."""
+
+
+class MissingDatabaseError(StoreError):
+    """The database file does not exist, and whoever opened it asked not to create one (a command
+    that only reads: a mistyped --db must not become a new, empty tracker)."""
 
 
 class Interrupted(TrackerError):

@@ -18,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from tracker.errors import PatternTimeout
-from tracker.models import SCOPED_KINDS, scoped_number_key
+from tracker.models import SCOPED_KINDS, Document, scoped_number_key
 from tracker.patterns import DOCUMENT_BUDGET, budget
 from tracker.rules import CONTROL_ACTIONS, DocView, Draft, RuleSet
 from tracker.state import measure_keys, refresh_states
@@ -87,6 +87,20 @@ def doc_view(row: dict[str, Any]) -> DocView:
         subtypes=subtypes,
         id=row["id"],
     )
+
+
+def stored_view(store: Store, doc_id: int) -> DocView | None:
+    """The engine's view of a stored document; None when there is no document `doc_id`."""
+    row = _document(store, doc_id)
+    return doc_view(row) if row is not None else None
+
+
+def document_view(doc: Document) -> DocView:
+    """The engine's view of a document not stored (read from a file): what `doc_view` sees once
+    it is stored."""
+    published = doc.published.isoformat() if doc.published else None
+    row = {**doc.__dict__, "published": published, "id": None}
+    return doc_view(row)
 
 
 class Classifier:

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from tracker.config import Config, SourceConfig
-from tracker.errors import InputError, Interrupted, SourceError, StoreError
+from tracker.errors import InputError, Interrupted, MissingDatabaseError, SourceError, StoreError
 from tracker.events import Classifier
 from tracker.http import HttpClient
-from tracker.models import RunStats
+from tracker.models import Document, RunStats
 from tracker.rules import default_rules_dir, load_rules
 from tracker.sources import get_kind
-from tracker.sources.base import Progress
+from tracker.sources.base import Progress, SourceKind
 from tracker.store import Store
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,8 @@ def ingest(
     url: str | None = None,
     classifier: Classifier | None = None,
 ) -> list[dict[str, Any]]:
-    """Store (and classify) local files through a source's parser; one row per document stored."""
+    """Store (and classify) local files through a source's parser; one row per document stored,
+    with the URL it is stored under (`url`, else the file's own file: URL)."""
     source = config.source(source_name)
     classifier = classifier or load_classifier(config)
     if url and len(files) > 1:
@@ -150,22 +151,13 @@ def ingest(
         kind.on_saved = classifier
         for f in files:
             path = Path(f)
-            try:
-                content = path.read_bytes()
-            except OSError as exc:
-                raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-            doc_url = url or path.resolve().as_uri()
-            try:
-                docs = kind.parse_file(content, doc_url, _content_type(path))
-            except SourceError as exc:
-                raise InputError(f"{path}: {exc.message}") from None
-            if not docs:
-                raise InputError(f"{path}: no document found in this file for a {source.kind!r} source")
+            docs = _parse_file(kind, path, url)
             for doc in docs:
                 outcome, doc_id = kind.save(doc)
                 rows.append(
                     {
                         "file": str(path),
+                        "url": doc.url,
                         "id": doc_id,
                         "outcome": outcome,
                         "title": doc.title,
@@ -174,6 +166,33 @@ def ingest(
                     }
                 )
     return rows
+
+
+def parse_file(config: Config, source_name: str, file: str | Path) -> list[Document]:
+    """The documents a local file holds, read through a source's parser as `ingest` reads them,
+    storing nothing (`tracker rules explain --text`)."""
+    source = config.source(source_name)
+    with Store(":memory:") as scratch:  # a kind wants a store; this one is thrown away
+        kind = get_kind(source.kind)(source, None, scratch)
+        docs = _parse_file(kind, Path(file), None)
+    for doc in docs:
+        doc.source_kind = kind.kind  # as `save` sets it
+        doc.sanitise()
+    return docs
+
+
+def _parse_file(kind: SourceKind, path: Path, url: str | None) -> list[Document]:
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        docs = kind.parse_file(content, url or path.resolve().as_uri(), _content_type(path))
+    except SourceError as exc:
+        raise InputError(f"{path}: {exc.message}") from None
+    if not docs:
+        raise InputError(f"{path}: no document found in this file for a {kind.kind!r} source")
+    return docs
 
 
 def _content_type(path: Path) -> str | None:
@@ -187,27 +206,35 @@ def _content_type(path: Path) -> str | None:
 
 def source_report(config: Config) -> list[dict[str, Any]]:
     """Per configured source: its settings and health (last success, last error, failures in a
-    row, items seen on the last run, documents stored, full texts still to read)."""
-    with Store(config.db_path) as store:
+    row, items seen on the last run, documents stored, full texts still to read). With no
+    database yet, every source as never run; none is created."""
+    try:
+        store = Store(config.db_path, create=False)
+    except MissingDatabaseError:
+        return [_source_row(s, {}, 0, 0) for s in config.sources.values()]
+    with store:
         counts = store.document_counts()
-        rows = []
-        for s in config.sources.values():
-            state = store.source_state(s.name) or {}
-            rows.append(
-                {
-                    "name": s.name,
-                    "kind": s.kind,
-                    "enabled": s.enabled,
-                    "urls": list(s.urls),
-                    "interval": s.interval,
-                    "last_run_at": state.get("last_run_at"),
-                    "last_success": state.get("last_success"),
-                    "last_error": state.get("last_error"),
-                    "last_error_at": state.get("last_error_at"),
-                    "consecutive_failures": state.get("consecutive_failures", 0),
-                    "items_seen": state.get("last_items_seen"),
-                    "documents": counts.get(s.name, 0),
-                    "texts_pending": store.pending_text_count(s.name),
-                }
+        return [
+            _source_row(
+                s, store.source_state(s.name) or {}, counts.get(s.name, 0), store.pending_text_count(s.name)
             )
-    return rows
+            for s in config.sources.values()
+        ]
+
+
+def _source_row(s: SourceConfig, state: dict[str, Any], documents: int, texts_pending: int) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "kind": s.kind,
+        "enabled": s.enabled,
+        "urls": list(s.urls),
+        "interval": s.interval,
+        "last_run_at": state.get("last_run_at"),
+        "last_success": state.get("last_success"),
+        "last_error": state.get("last_error"),
+        "last_error_at": state.get("last_error_at"),
+        "consecutive_failures": state.get("consecutive_failures", 0),
+        "items_seen": state.get("last_items_seen"),
+        "documents": documents,
+        "texts_pending": texts_pending,
+    }

@@ -142,3 +142,23 @@ class RunStats:
     def ok(self) -> bool:
         """True when the source was read completely."""
         return self.status == "ok"
+
+    def summary(self) -> str:
+        """What the run did, in words, as `tracker fetch` and `tracker run --once` print it: '8 items,
+        8 new, 0 updated, 10 requests' (or 'not modified, 1 request') and its notes; for a run that
+        did not succeed, its error and what it stored nonetheless."""
+        from tracker.wording import plural
+
+        if self.status != "ok":
+            return f"{self.error or self.status} ({self.new_documents} new stored)"
+        if self.not_modified and not self.items_seen:
+            detail = "not modified" + (
+                f", {self.updated_documents} updated" if self.updated_documents else ""
+            )
+        else:
+            detail = f"{plural(self.items_seen, 'item')}, {self.new_documents} new, {self.updated_documents} updated"
+        extra = (
+            f"; {plural(self.skipped_offhost, 'off-host link')} not followed" if self.skipped_offhost else ""
+        )
+        extra += "".join(f"; {n}" for n in self.notes)
+        return f"{detail}, {plural(self.requests, 'request')}{extra}"

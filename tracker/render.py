@@ -9,10 +9,11 @@ import csv
 import io
 import json
 import shutil
+import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
 from tracker import safe
 from tracker.timeline import FIELDS, TimelineEvent
@@ -51,34 +52,96 @@ def fit(text: str, cols: int) -> str:
     return "".join(out) + " " * max(0, cols - used)
 
 
+def pad(text: str, cols: int) -> str:
+    """`text` padded to at least `cols` terminal columns, never cut."""
+    return text + " " * max(0, cols - width(text))
+
+
+# --- how wide a table is: the one decision for every table the CLI prints -------------------------
+
+
+def table_columns(*, wide: bool = False, stream: TextIO | None = None) -> int | None:
+    """The width a table must fit: the terminal's, when `stream` (stdout by default) is one; None,
+    every column whole and nothing cut, with `wide` (--wide) or when the output is not a terminal
+    (a pipe, a file: as `ls` and `git` do, so `| grep` and `> file` see everything)."""
+    if wide or not is_terminal(sys.stdout if stream is None else stream):
+        return None
+    return shutil.get_terminal_size((120, 24)).columns
+
+
+def is_terminal(stream: TextIO) -> bool:
+    """Whether `stream` is a terminal (a person reading), not a pipe or a file."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        return False
+
+
+def cell(text: str, cols: int, columns: int | None) -> str:
+    """A cell `cols` columns wide of a table fitting `columns` (table_columns): cut with … to fit;
+    with None, padded and whole, pushing the cells after it on."""
+    return pad(text, cols) if columns is None else fit(text, cols)
+
+
+def clip(text: str, columns: int | None) -> str:
+    """A line cut to `columns` terminal columns with …; whole when `columns` is None (table_columns)."""
+    if columns is None or width(text) <= columns:
+        return text
+    return fit(text, max(1, columns)).rstrip(" ")
+
+
+def last_cell(head: str, text: str, columns: int | None, least: int = 10) -> str:
+    """A line of a table fitting `columns`: `head` whole, then `text` (a title, an error) cut to the
+    columns left, keeping at least `least` of it; whole when `columns` is None."""
+    return head + clip(text, None if columns is None else max(least, columns - width(head)))
+
+
+# The English line of an event or control (tracker/describe.py) is at most about this wide: with
+# `wide`, the description is padded to it (never cut) so that the title after it lines up.
+DESCRIPTION_WIDTH = 110
+
+
 def table(
-    events: Iterable[TimelineEvent], *, colour: bool = False, columns: int | None = None, search: bool = False
+    events: Iterable[TimelineEvent],
+    *,
+    colour: bool = False,
+    columns: int | None = None,
+    search: bool = False,
+    wide: bool = False,
 ) -> Iterator[str]:
-    """Rows that fit the terminal: date, jurisdiction, action, number, in force, minerals, title."""
+    """Rows that fit the terminal: date, jurisdiction, action, number, in force, minerals and the
+    description (the English line, when the events carry it); with `wide` the description is not
+    cut and the title follows it."""
     import click
 
     total = columns or shutil.get_terminal_size((120, 24)).columns
+    put = pad if wide else fit  # wide: every cell whole (table_columns decides when)
     fixed = [("announced", 10), ("jur", 3), ("action", 16), ("document", 15), ("in force", 23)]
     rest = max(20, total - sum(w for _, w in fixed) - len(fixed) - 1)
     mineral_w = max(12, rest // 3)
-    title_w = max(8, rest - mineral_w - 1)
-    yield " ".join(fit(h, w) for h, w in fixed) + " " + fit("minerals", mineral_w) + " " + "title"
+    description_w = max(8, rest - mineral_w - 1)
+    header = " ".join(fit(h, w) for h, w in fixed) + " " + fit("minerals", mineral_w) + " "
+    yield header + (pad("description", DESCRIPTION_WIDTH) + " title" if wide else "description")
     t = safe.terminal  # no stored control character reaches the terminal raw
     for e in events:
         span = t(e.effective or "") + (f"→{t(e.expires)}" if e.expires else "")
-        action = fit(t(e.action), 16)
+        action = put(t(e.action), 16)
         if colour:
             action = click.style(action, fg=ACTION_COLOURS.get(e.action, "white"))
         cells = [
-            fit(t(e.announced or "?"), 10),
-            fit(t(e.jurisdiction), 3),
+            put(t(e.announced or "?"), 10),
+            put(t(e.jurisdiction), 3),
             action,
-            fit(t(e.doc_number or "-"), 15),
-            fit(span, 23),
-            fit(t(", ".join(e.minerals)) or "-", mineral_w),
-            fit(t(e.title), title_w).rstrip(),
+            put(t(e.doc_number or "-"), 15),
+            put(span, 23),
+            put(t(", ".join(e.minerals)) or "-", mineral_w),
         ]
-        yield " ".join(cells)
+        description = t(e.description or "")
+        if wide:
+            cells += [pad(description, DESCRIPTION_WIDTH), t(e.title)]
+        else:
+            cells.append(fit(description, description_w))
+        yield " ".join(cells).rstrip()
         if search and e.snippet:
             yield " " * 11 + "… " + t(e.snippet)
 
@@ -120,6 +183,52 @@ def csv_value(value: Any) -> str:
     if isinstance(value, list):
         value = "; ".join(map(str, value))
     return "" if value is None else safe.csv_cell(str(value))
+
+
+# every field of a status record (tracker.describe.status_records), in the order of
+# `status --format json` and `--format csv`
+STATUS_FIELDS = (
+    "jurisdiction",
+    "measure",
+    "title",
+    "description",
+    "mineral",
+    "state",
+    "since",
+    "until",
+    "changed_by",
+    "event_id",
+)
+
+
+def status_table(records: Iterable[dict[str, Any]], *, columns: int | None) -> Iterator[str]:
+    """The controls in force as a table fitting `columns` (table_columns): jurisdiction, measure,
+    mineral, state, since, until and the description, cut to fit; with None every cell whole and
+    the title (the original, Chinese for MOFCOM) after the description."""
+    fixed = [("jurisdiction", "jur", 4), ("measure", "measure", 18), ("mineral", "mineral", 16)]
+    fixed += [("state", "state", 10), ("since", "since", 10), ("until", "until", 10)]
+    header = " ".join(pad(h, w) for _, h, w in fixed) + " "
+    yield header + (pad("description", DESCRIPTION_WIDTH) + " title" if columns is None else "description")
+    t = safe.terminal  # no stored control character reaches the terminal raw
+    for r in records:
+        cells = [cell(t(r[k] or "-"), w, columns) for k, _, w in fixed]
+        description = t(r["description"] or "")
+        if columns is None:
+            cells += [pad(description, DESCRIPTION_WIDTH), t(r["title"] or "")]
+        else:
+            cells.append(fit(description, max(20, columns - sum(w + 1 for *_, w in fixed))))
+        yield " ".join(cells).rstrip()
+
+
+def status_csv_lines(records: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The controls in force as CSV, every field (STATUS_FIELDS); no cell a spreadsheet would run
+    as a formula."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(STATUS_FIELDS)
+    for r in records:
+        writer.writerow([csv_value(r[k]) for k in STATUS_FIELDS])
+    yield buf.getvalue()
 
 
 def markdown_lines(events: Iterable[TimelineEvent]) -> Iterator[str]:

@@ -5,7 +5,8 @@ literals, patterns are regular expressions, everything else is checked against f
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -145,6 +146,20 @@ class Draft:
         return d
 
 
+@dataclass(frozen=True)
+class Check:
+    """One condition of a rule checked against one document: which (`kinds`, `sources`,
+    `languages`, `subtypes`, `doc_number`, `title any`, `text_regex none`, `minerals`, ...),
+    whether it held, and the document's side of it: its kind, source, language, subtypes or
+    number; the keyword ids the scan found in that region; for a pattern, the one that decided
+    (with its match when it matched); for `minerals`, the scan's terms. Made by the engine's own
+    check (`RuleSet.checks`), so an explanation cannot disagree with a classification."""
+
+    condition: str
+    ok: bool
+    value: Any = None
+
+
 # --- loading -----------------------------------------------------------------------------------
 
 
@@ -155,9 +170,10 @@ class _Compiled:
     rule: Rule
     kinds: frozenset[str]
     sources: frozenset[str]
-    title: tuple[frozenset[int], frozenset[int], frozenset[int]]  # all, any, none
-    text: tuple[frozenset[int], frozenset[int], frozenset[int]]
-    anywhere: tuple[frozenset[int], frozenset[int], frozenset[int]]
+    subtypes: frozenset[str]  # lowercase
+    # per region with keyword conditions (title, text, anywhere): its condition names and its
+    # all / any / none sets of keyword ids
+    keyword_conds: tuple[tuple[tuple[str, str, str], tuple[frozenset[int], ...]], ...]
 
 
 class RuleSet:
@@ -186,7 +202,19 @@ class RuleSet:
                 )
             self._compiled.append(
                 _Compiled(
-                    r, frozenset(r.kinds), frozenset(r.sources), sets["title"], sets["text"], sets["any"]
+                    r,
+                    frozenset(r.kinds),
+                    frozenset(r.sources),
+                    frozenset(s.lower() for s in r.subtypes),
+                    tuple(
+                        (names, sets[f])
+                        for names, f in (
+                            (_TITLE_CONDS, "title"),
+                            (_TEXT_CONDS, "text"),
+                            (_ANYWHERE_CONDS, "any"),
+                        )
+                        if any(sets[f])
+                    ),
                 )
             )
             # a rule is a candidate only if the document holds one of the keywords it needs
@@ -221,8 +249,6 @@ class RuleSet:
         fired = []
         for i in sorted(candidates):
             c = self._compiled[i]
-            if (c.kinds and doc.kind not in c.kinds) or (c.sources and doc.source not in c.sources):
-                continue
             if self._matches(c, doc, scan):
                 fired.append(c.rule)
                 if c.rule.stop:
@@ -231,47 +257,67 @@ class RuleSet:
 
     def matches(self, rule: Rule, doc: DocView, scan: Scan) -> bool:
         """True when every condition of `rule` holds for `doc`."""
-        c = next(x for x in self._compiled if x.rule is rule)
-        if (c.kinds and doc.kind not in c.kinds) or (c.sources and doc.source not in c.sources):
-            return False
-        return self._matches(c, doc, scan)
+        return self._matches(self._compiled_of(rule), doc, scan)
+
+    def checks(self, rule: Rule, doc: DocView, scan: Scan) -> list[Check]:
+        """Every condition of `rule` checked against `doc`, in the order the engine checks them
+        (`classify` stops at the first that fails; this goes on, for `tracker rules explain`)."""
+        return [Check(*c) for c in self._checks(self._compiled_of(rule), doc, scan)]
+
+    def _compiled_of(self, rule: Rule) -> _Compiled:
+        return next(x for x in self._compiled if x.rule is rule)
 
     def _matches(self, c: _Compiled, doc: DocView, scan: Scan) -> bool:
+        for _, held, _ in self._checks(c, doc, scan):
+            if not held:
+                return False
+        return True
+
+    def _checks(self, c: _Compiled, doc: DocView, scan: Scan) -> Iterator[tuple[str, bool, Any]]:
+        """The one place a rule's conditions are checked, as (condition, held, the document's side)
+        (see Check): lazily, so a caller that stops at the first failure (`_matches`) pays for no
+        condition after it. Plain tuples: this runs for every candidate rule of every document."""
         rule = c.rule
-        if rule.languages and doc.language not in rule.languages:
-            return False
-        if rule.subtypes and not {s.lower() for s in doc.subtypes} & {s.lower() for s in rule.subtypes}:
-            return False
-        if rule.doc_number is not None and bool(doc.doc_number) != rule.doc_number:
-            return False
-        title_kw = scan.title_keywords
-        text_kw = scan.text_keywords.keys()
-        for (all_, any_, none_), hits in (
-            (c.title, title_kw),
-            (c.text, text_kw),
-            (c.anywhere, title_kw | text_kw),
-        ):
-            if all_ and not all_ <= hits:
-                return False
-            if any_ and not any_ & hits:
-                return False
-            if none_ and none_ & hits:
-                return False
+        if c.kinds:
+            yield ("kinds", doc.kind in c.kinds, doc.kind)
+        if c.sources:
+            yield ("sources", doc.source in c.sources, doc.source)
+        if rule.languages:
+            yield ("languages", doc.language in rule.languages, doc.language)
+        if c.subtypes:
+            yield ("subtypes", any(s.lower() in c.subtypes for s in doc.subtypes), doc.subtypes)
+        if rule.doc_number is not None:
+            yield ("doc_number", bool(doc.doc_number) == rule.doc_number, doc.doc_number)
+        for names, (all_, any_, none_) in c.keyword_conds:
+            if names is _TITLE_CONDS:
+                hits: AbstractSet[int] = scan.title_keywords
+            elif names is _TEXT_CONDS:
+                hits = scan.text_keywords.keys()
+            else:
+                hits = scan.title_keywords | scan.text_keywords.keys()
+            if all_:
+                yield (names[0], all_ <= hits, hits)
+            if any_:
+                yield (names[1], not any_.isdisjoint(hits), hits)
+            if none_:
+                yield (names[2], none_.isdisjoint(hits), hits)
         for where, cond in rule.regexes.items():
             hay = doc.title if where == "title" else doc.text
-            if not all(p.search(hay) for p in cond.all):
-                return False
-            if cond.any and not any(p.search(hay) for p in cond.any):
-                return False
-            if any(p.search(hay) for p in cond.none):
-                return False
+            names = _TITLE_REGEX_CONDS if where == "title" else _TEXT_REGEX_CONDS
+            if cond.all:
+                missing = next((p for p in cond.all if not p.search(hay)), None)
+                yield (names[0], missing is None, missing)
+            if cond.any:
+                found = next(((p, m) for p in cond.any if (m := p.search(hay))), None)
+                yield (names[1], found is not None, found)
+            if cond.none:
+                found = next(((p, m) for p in cond.none if (m := p.search(hay))), None)
+                yield (names[2], found is None, found)
         if rule.minerals != "any":
             has = any(
                 self.vocab.terms[t].type in self._mineral_types for t in scan.terms if t in self.vocab.terms
             )
-            if has != (rule.minerals == "required"):
-                return False
-        return True
+            yield ("minerals", has == (rule.minerals == "required"), scan.terms)
 
     def emit(self, rule: Rule, doc: DocView, scan: Scan) -> Draft:
         """The event draft `rule` makes of `doc`."""
@@ -321,6 +367,11 @@ class RuleSet:
         return [], items
 
     def _date(self, spec: DateSpec, doc: DocView) -> date | None:
+        return self.date_of(spec, doc)[0]
+
+    def date_of(self, spec: DateSpec, doc: DocView) -> tuple[date | None, Pattern | None, Any]:
+        """The date `spec` gives `doc`, with the pattern and the match it came from (both None
+        when it is the default)."""
         hay = {"title": doc.title, "text": doc.text}.get(spec.where, doc.title + "\n" + doc.text)
         for pat in spec.patterns:
             m = pat.search(hay)
@@ -328,10 +379,10 @@ class RuleSet:
                 continue
             groups = m.groupdict()
             if groups.get("announced"):
-                return doc.published
+                return doc.published, pat, m
             if groups.get("date") and (d := find_date(groups["date"])):
-                return d
-        return doc.published if spec.default == "announced" else None
+                return d, pat, m
+        return (doc.published if spec.default == "announced" else None), None, None
 
     def _refs(self, rule: Rule, doc: DocView) -> list[str]:
         spec = rule.refers_to
@@ -369,6 +420,13 @@ class RuleSet:
         return doc.title[:400]
 
 
+# condition names, as `tracker rules explain` shows them (all / any / none of a region)
+_TITLE_CONDS = ("title all", "title any", "title none")
+_TEXT_CONDS = ("text all", "text any", "text none")
+_ANYWHERE_CONDS = ("anywhere all", "anywhere any", "anywhere none")
+_TITLE_REGEX_CONDS = ("title_regex all", "title_regex any", "title_regex none")
+_TEXT_REGEX_CONDS = ("text_regex all", "text_regex any", "text_regex none")
+
 _MOFCOM_REF = re.compile(
     r"(?P<type>公告|令)\s*[〔\[(（]?(?P<y>\d{4})[〕\])）]?\s*年?\s*第\s*(?P<n>\d{1,6})\s*号"
     r"(?P<more>(?:\s*[、，,及和与]\s*(?:第\s*)?\d{1,6}\s*号)*)"
@@ -395,11 +453,11 @@ def extract_refs(text: str, spec: RefSpec) -> list[str]:
 
 
 def default_rules_dir() -> Path:
-    """`./rules` when present, else the rules shipped beside the package (editable installs)."""
-    local = Path("rules")
-    if (local / "minerals.yaml").is_file():
-        return local
-    return Path(__file__).resolve().parent.parent / "rules"
+    """The rules shipped with the tracker, used when neither --rules nor `[rules] dir` names a
+    folder (never `./rules` by chance: which rules run is always what the config says)."""
+    from tracker.shipped import shipped_dir
+
+    return shipped_dir("rules")
 
 
 def all_keywords(rules: Iterable[Rule]) -> list[str]:
@@ -418,11 +476,14 @@ def load_rules(folder: str | Path) -> RuleSet:
     return load(folder)
 
 
-def check_rules(folder: str | Path) -> tuple[RuleSet | None, list[RuleFileError]]:
-    """Validate every rule file of `folder`, collecting every problem (see tracker.rulefile)."""
+def check_rules(
+    folder: str | Path, sources: Collection[str] | None = None
+) -> tuple[RuleSet | None, list[RuleFileError]]:
+    """Validate every rule file of `folder`, collecting every problem (see tracker.rulefile); with
+    `sources`, the configured source names a rule's `sources:` must be among."""
     from tracker.rulefile import check_rules as check
 
-    return check(folder)
+    return check(folder, sources)
 
 
 def rule_files(folder: Path) -> list[Path]:

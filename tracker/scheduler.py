@@ -31,6 +31,7 @@ from tracker.config import Config
 from tracker.errors import TrackerError
 from tracker.models import RunStats
 from tracker.store import Store
+from tracker.wording import plural
 
 if TYPE_CHECKING:
     from tracker.digest import DigestOutcome
@@ -272,9 +273,10 @@ class Scheduler:
             stats = self.actions.fetch(self.config, job.removeprefix("fetch:"), self.stop)
             statuses = {s.status for s in stats}
             status = "ok" if statuses <= {"ok"} else "interrupted" if "interrupted" in statuses else "failed"
-            return JobResult(job, status, "; ".join(_describe(s) for s in stats))
+            return JobResult(job, status, "; ".join(s.summary() for s in stats))
         if job == WARNINGS:
-            return JobResult(job, "ok", f"{self.actions.sync_alerts(self.config, now)} alert(s) created")
+            created = self.actions.sync_alerts(self.config, now)
+            return JobResult(job, "ok", f"{plural(created, 'alert')} created")
         if job == DIGEST:
             outcomes = self.actions.send_digests(self.config, now)
             kinds = ("sent", "skipped", "failed", "uncertain")
@@ -291,12 +293,6 @@ class Scheduler:
             store.db.execute("INSERT OR IGNORE INTO job_runs(job) VALUES (?)", [job])
             assignments = ", ".join(f"{name} = ?" for name in columns)
             store.db.execute(f"UPDATE job_runs SET {assignments} WHERE job = ?", [*columns.values(), job])
-
-
-def _describe(s: RunStats) -> str:
-    if s.status == "ok":
-        return f"{s.items_seen} items, {s.new_documents} new, {s.updated_documents} updated, {s.requests} requests"
-    return f"{s.error or s.status} ({s.new_documents} new stored)"
 
 
 def _iso(t: datetime) -> str:

@@ -16,9 +16,10 @@ from typing import Any
 
 import sqlite_utils
 
-from tracker.errors import StoreError
+from tracker.errors import MissingDatabaseError, StoreError
 from tracker.models import Document, ListVersion, RunStats, sha256
 from tracker.schema import fts_text, migrations
+from tracker.wording import plural
 
 
 def now_iso() -> str:
@@ -81,6 +82,19 @@ def database_error(path: str | Path, exc: BaseException) -> StoreError | None:
     return None
 
 
+def require_database(path: str | Path) -> None:
+    """A MissingDatabaseError unless the database file `path` exists: what every command that only
+    reads checks first, so that a mistyped --db is an error rather than a new, empty database."""
+    file = Path(path)
+    if str(path) == ":memory:" or file.exists():
+        return
+    if file.parent and not file.parent.exists():
+        raise MissingDatabaseError(
+            f"{file}: folder {file.parent} does not exist: check --db or [database] path"
+        )
+    raise MissingDatabaseError(f"{path}: no such database (fetch creates one; check --db or [database] path)")
+
+
 def _empty_file(path: Path) -> bool:
     """True for a file of 0 bytes (with no write-ahead log holding its content)."""
     try:
@@ -95,17 +109,30 @@ def _empty_file(path: Path) -> bool:
 class Store:
     """A connection to the tracker database. Open one per thread; every write is atomic.
 
-    A missing file becomes a new database (built beside it and moved into place whole); an
+    A missing file becomes a new database (built beside it and moved into place whole), unless
+    `create` is false: then it is a MissingDatabaseError, as a reader wants for a mistyped path. An
     existing file must be a tracker database: a 0-byte file, or another program's SQLite file, is
     refused rather than silently taken for an empty tracker."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, create: bool = True):
         self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
-            raise StoreError(f"{self.path}: folder {self.path.parent} does not exist")
-        if self.path.is_dir():
+        if str(path) == ":memory:":  # a scratch database (tracker check): no file to look at
+            self.db = self._connect(self.path)
+            return
+        if not create:
+            require_database(path)
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                raise StoreError(f"{self.path}: folder {self.path.parent} does not exist")
+            is_dir, exists = self.path.is_dir(), self.path.exists()
+        except OSError as exc:  # a folder on the way that cannot be read
+            raise StoreError(
+                f"{self.path}: cannot look at the database file: {exc.strerror or exc}: check the "
+                "permissions of its folder, or use --db with a full path"
+            ) from None
+        if is_dir:
             raise StoreError(f"{self.path}: is a folder, not a database file: use --db FILE")
-        if str(path) != ":memory:" and not self.path.exists():
+        if not exists:
             self._create()
         elif _empty_file(self.path):
             raise StoreError(
@@ -213,6 +240,19 @@ class Store:
             if error is None:
                 raise
             raise error from exc
+
+    @contextmanager
+    def rehearsal(self) -> Iterator[None]:
+        """A transaction undone at the end, whatever happens in it: what is written inside is
+        seen inside, then forgotten (a digest preview brings the alerts up to date this way and
+        leaves the database as it was)."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            if conn.in_transaction:
+                conn.rollback()
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -634,7 +674,7 @@ class Store:
         now = now_iso()
         error = stats.error
         if stats.item_errors and not error:
-            error = f"{len(stats.item_errors)} item(s) failed: " + "; ".join(stats.item_errors[:3])
+            error = f"{plural(len(stats.item_errors), 'item')} failed: " + "; ".join(stats.item_errors[:3])
         with self.write():
             self.db.execute(
                 """UPDATE fetch_runs SET finished_at = ?, status = ?, http_status = ?, items_seen = ?,
@@ -797,6 +837,49 @@ class Store:
                 ],
             )
         return True
+
+    def move_origin(self, old: str, new: str) -> int:
+        """Rewrite the stored links that start with the origin `old` (`http://127.0.0.1:8000`) to
+        start with `new` (`https://www.example.gov`): document URLs, their versions, list versions,
+        pending texts and the URLs in documents' metadata; the HTTP cache is left as it was.
+        Returns how many rows changed. For a database fetched from stand-ins of the real sites."""
+        prefix = old.rstrip("/") + "/"
+        target = new.rstrip("/") + "/"
+        changed = 0
+        with self.write():
+            for table in MOVABLE_URL_TABLES:
+                cur = self.db.execute(
+                    f"UPDATE {table} SET url = ? || substr(url, ?) WHERE substr(url, 1, ?) = ?",
+                    [target, len(prefix) + 1, len(prefix), prefix],
+                )
+                changed += cur.rowcount
+            rows = self.db.execute(
+                "SELECT id, meta FROM documents WHERE instr(meta, ?) > 0", [prefix]
+            ).fetchall()
+            for doc_id, meta in rows:
+                data = json.loads(meta)
+                if (moved := _moved(data, prefix, target)) != data:
+                    self.db.execute(
+                        "UPDATE documents SET meta = ? WHERE id = ?",
+                        [json.dumps(moved, ensure_ascii=False), doc_id],
+                    )
+                    changed += 1
+        return changed
+
+
+# the tables whose `url` column is a link a reader may follow (the HTTP cache is not one)
+MOVABLE_URL_TABLES = ("documents", "document_urls", "document_versions", "list_versions", "pending_texts")
+
+
+def _moved(value: Any, prefix: str, target: str) -> Any:
+    """`value` (parsed JSON) with every string that starts with `prefix` starting with `target`."""
+    if isinstance(value, str) and value.startswith(prefix):
+        return target + value[len(prefix) :]
+    if isinstance(value, list):
+        return [_moved(v, prefix, target) for v in value]
+    if isinstance(value, dict):
+        return {k: _moved(v, prefix, target) for k, v in value.items()}
+    return value
 
 
 def _iso(d: Any) -> str | None:

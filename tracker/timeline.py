@@ -6,16 +6,16 @@ and a full-text search over document titles and texts (Chinese included)."""
 
 from __future__ import annotations
 
-import calendar
 import json
 import math
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
+from tracker.dates import DATE_FORMS, parse_when  # noqa: F401  (their home was here: still importable)
 from tracker.errors import InputError
 from tracker.store import Store, fts_text
 from tracker.vocab import Vocabulary
@@ -37,6 +37,7 @@ FIELDS = (
     "sources",
     "rule",
     "severity",
+    "description",
 )
 
 
@@ -63,47 +64,12 @@ class TimelineEvent:
     trigger: str = ""
     snippet: str | None = None
     documents: list[int] = field(default_factory=list)
+    # the English line (templates/_describe.j2), filled in by tracker.describe for display
+    description: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Every field, JSON-ready."""
         return asdict(self)
-
-
-# --- dates -----------------------------------------------------------------------------------------
-
-DATE_FORMS = "YYYY, YYYY-MM, YYYY-MM-DD, or a span back from today such as 30d, 6w, 3m, 1y"
-_RELATIVE = re.compile(r"^(\d+)\s*([dwmy])$")
-
-
-def parse_when(value: str, *, end: bool = False, today: date | None = None) -> date:
-    """'2025' / '2025-04' / '2025-04-04' / '30d' / '1y' as a date; `end` picks the last day of a
-    year or month (for --until)."""
-    text = value.strip().lower()
-    today = today or date.today()
-    if m := _RELATIVE.match(text):
-        n, unit = int(m.group(1)), m.group(2)
-        if unit == "d":
-            return today - timedelta(days=n)
-        if unit == "w":
-            return today - timedelta(weeks=n)
-        if unit == "m":
-            month = today.month - n
-            year = today.year + (month - 1) // 12
-            month = (month - 1) % 12 + 1
-            return date(year, month, min(today.day, calendar.monthrange(year, month)[1]))
-        return date(
-            today.year - n, today.month, min(today.day, calendar.monthrange(today.year - n, today.month)[1])
-        )
-    try:
-        if re.fullmatch(r"\d{4}", text):
-            return date(int(text), 12, 31) if end else date(int(text), 1, 1)
-        if m := re.fullmatch(r"(\d{4})-(\d{1,2})", text):
-            y, mo = int(m.group(1)), int(m.group(2))
-            return date(y, mo, calendar.monthrange(y, mo)[1] if end else 1)
-        return date.fromisoformat(text)
-    except ValueError:
-        pass
-    raise InputError(f"{value!r} is not a date: use {DATE_FORMS}")
 
 
 # --- minerals --------------------------------------------------------------------------------------
@@ -370,6 +336,22 @@ def get(store: Store, event_id: str) -> TimelineEvent:
     cursor = store.db.conn.execute("SELECT * FROM events WHERE id = ?", [rows[0][0]])
     names = [d[0] for d in cursor.description]
     return _event(store, dict(zip(names, cursor.fetchone(), strict=True)))
+
+
+def by_ids(store: Store, ids: Iterable[str]) -> dict[str, TimelineEvent]:
+    """The events with these ids that exist, by id (a status answer names its controls by id)."""
+    wanted = sorted(set(ids))
+    out: dict[str, TimelineEvent] = {}
+    for i in range(0, len(wanted), 500):  # far below SQLite's limit on bound parameters
+        chunk = wanted[i : i + 500]
+        cursor = store.db.conn.execute(
+            f"SELECT * FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk
+        )
+        names = [d[0] for d in cursor.description]
+        for values in cursor.fetchall():
+            ev = _event(store, dict(zip(names, values, strict=True)))
+            out[ev.id] = ev
+    return out
 
 
 def related(store: Store, ev: TimelineEvent) -> dict[str, list[TimelineEvent]]:

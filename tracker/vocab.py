@@ -67,6 +67,10 @@ class Vocabulary:
         ids = [self.aliases.get(c, c) for c in close]
         return [i for i in dict.fromkeys(ids) if i in self.terms][:n]
 
+    def names(self, ids: Iterable[str]) -> list[str]:
+        """Display names ('Holmium', 'Rare earth elements') for ids; an unknown id as it is."""
+        return [self.terms[i].name if i in self.terms else i for i in ids]
+
     def expand(self, ids: Iterable[str]) -> set[str]:
         """Ids plus, for groups, their members."""
         out: set[str] = set()
@@ -114,12 +118,13 @@ def load_vocabulary(rules_dir: str | Path) -> Vocabulary:
             )
     members: dict[str, list[str]] = {}
     group_lines: dict[str, int] = {}  # group name -> line of its first mention in 'groups'
+    alias_lines: dict[str, int] = {}  # alias -> the line that first gave it
     for section, type_ in (("minerals", "mineral"), ("groups", "group"), ("items", "item")):
         table = data.get(section) or LDict()
         if not isinstance(table, dict):
             raise RuleFileError(path, data.line_of(section), f"'{section}' must be a mapping of id: entry")
         for tid, entry in table.items():
-            _add_term(vocab, path, table, tid, entry, type_, members, group_lines)
+            _add_term(vocab, path, table, tid, entry, type_, members, group_lines, alias_lines)
     for tid, term_members in members.items():
         group = vocab.terms.get(tid)
         if group is None or group.type != "group":
@@ -147,6 +152,7 @@ def _add_term(
     type_: str,
     members: dict[str, list[str]],
     group_lines: dict[str, int],
+    first_lines: dict[str, int],
 ) -> None:
     line = table.line_of(tid) if isinstance(table, LDict) else 0
     if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", tid):
@@ -168,17 +174,29 @@ def _add_term(
         values = entry.get(lang) or []
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise RuleFileError(path, entry.line_of(lang), f"{tid}: '{lang}' must be a list of names")
+        in_lang: dict[str, int] = {}
         for v in values:
             if v.strip():
-                aliases.append(v.strip().lower())
-                alias_lines.setdefault(aliases[-1], line_of(v, entry.line_of(lang)))
+                alias, where = v.strip().lower(), line_of(v, entry.line_of(lang))
+                if alias in in_lang:  # the same name in zh and ja of one entry is fine (白金, 錫)
+                    raise RuleFileError(
+                        path,
+                        where,
+                        f"{tid}: alias {alias!r} is listed twice in '{lang}' (first at {path}:{in_lang[alias]})",
+                    )
+                in_lang[alias] = where
+                aliases.append(alias)
+                alias_lines.setdefault(alias, where)
     for alias in aliases:
         other = vocab.aliases.get(alias)
         if other is not None and other != tid:
             raise RuleFileError(
-                path, alias_lines.get(alias, entry.line), f"{tid}: alias {alias!r} already names {other!r}"
+                path,
+                alias_lines.get(alias, entry.line),
+                f"{tid}: alias {alias!r} already names {other!r} (first at {path}:{first_lines[alias]})",
             )
         vocab.aliases[alias] = tid
+        first_lines.setdefault(alias, alias_lines.get(alias, line))
     for amb in entry.get("ambiguous") or []:
         vocab.ambiguous.add(str(amb).lower())
     for word in entry.get("not") or []:

@@ -11,7 +11,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import click
 
 from tracker import __version__
 from tracker.config import Config, load_config
-from tracker.errors import TrackerError
+from tracker.errors import InputError, TrackerError
 
 EXIT_FAILED = 1  # a source failed
 EXIT_USAGE = 2  # bad config, bad input, unknown name
@@ -61,6 +61,13 @@ class Context:
             self._config = load_config(self.config_path, db_path=self.db_path, rules_dir=self.rules_dir)
         return self._config
 
+    def today(self) -> date:
+        """Today in the configured time zone: the day `status` answers for, and the day `30d` and
+        the other spans count back from."""
+        from zoneinfo import ZoneInfo
+
+        return datetime.now(ZoneInfo(self.config.timezone)).date()
+
     @property
     def rules_path(self) -> Path:
         """The rules folder in use."""
@@ -69,10 +76,44 @@ class Context:
         return self.config.rules_dir or default_rules_dir()
 
 
+# Commands that answer from the database (and reclassify, which rewrites what is in it): a missing
+# file is a mistyped --db or [database] path, not a new tracker, so they stop with exit 2 rather
+# than create an empty database and answer "nothing". Only fetch, backfill, ingest, run and demo
+# create one; check and sources work without one and create none; `rules explain DOC_ID` opens the
+# database with Store(create=False) itself, as its --text form needs none.
+NEEDS_DATABASE = frozenset(
+    {"status", "timeline", "show", "documents", "alerts", "digest", "feed", "reclassify"}
+)
+
+
+class TrackerCommand(click.Command):
+    """A command of `tracker`: one in NEEDS_DATABASE first checks that the database exists."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        obj = ctx.find_object(Context)
+        if obj is not None and command_name(ctx) in NEEDS_DATABASE:
+            from tracker.store import require_database
+
+            require_database(obj.config.db_path)
+        return super().invoke(ctx)
+
+
+def command_name(ctx: click.Context) -> str:
+    """The command as typed after `tracker`: 'status', 'rules check'."""
+    names: list[str] = []
+    while ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names))
+
+
 class TrackerGroup(click.Group):
     """Turns library errors into one line on stderr and exit status 2, never a traceback; so is
     an error SQLite reports about the database file (read-only, full, corrupt) wherever it
     happens."""
+
+    command_class = TrackerCommand
+    group_class = type  # groups under it (`rules`) are TrackerGroups, their commands TrackerCommands
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -113,13 +154,20 @@ def _database_error(ctx: click.Context, exc: sqlite3.DatabaseError) -> TrackerEr
     return database_error(path, exc)
 
 
-def parse_date(value: str | None) -> date | None:
+def parse_date(
+    value: str | None, *, option: str | None = None, end: bool = False, today: date | None = None
+) -> date | None:
+    """A date option in the one syntax of them all (tracker.dates): YYYY, YYYY-MM, YYYY-MM-DD or a
+    span back from `today` (30d, 6w, 3m, 1y); None when not given. `end` reads a year or month as
+    its last day. A bad value is one line naming the option and the accepted forms, exit 2."""
     if value is None:
         return None
+    from tracker.dates import parse_when
+
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+        return parse_when(value, end=end, today=today)
+    except InputError as exc:
+        raise InputError(f"{option}: {exc}" if option else str(exc)) from None
 
 
 @click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -140,7 +188,10 @@ def parse_date(value: str | None) -> date | None:
     help="How much to log to stderr.",
 )
 @click.option(
-    "--rules", "rules_dir", metavar="DIR", help="Rules folder (default: rules_dir in config, else ./rules)."
+    "--rules",
+    "rules_dir",
+    metavar="DIR",
+    help="Rules folder (default: [rules] dir in the config, else the built-in rules).",
 )
 @click.version_option(__version__, prog_name="tracker")
 @click.pass_context
@@ -167,8 +218,21 @@ def main() -> None:
 
 
 def clip(text: str, width: int) -> str:
-    """`text` cut to `width` characters with an ellipsis."""
+    """A table cell `text` cut to `width` characters with an ellipsis when the output is a terminal;
+    whole when it is not (a pipe, a file), as render.table_columns decides for every table."""
+    from tracker.render import table_columns
+
+    if table_columns() is None:
+        return text
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-from tracker.cli import docs, fetching, notify, query, rulescmd, runcmd  # noqa: E402,F401  (they register their commands)
+# --wide, on every command that prints a table (render.table_columns makes the decision)
+wide_option = click.option(
+    "--wide",
+    is_flag=True,
+    help="On a terminal, show every column whole (piped or redirected, a table is never cut).",
+)
+
+
+from tracker.cli import docs, fetching, initcmd, notify, query, rulescmd, runcmd  # noqa: E402,F401  (they register their commands)

@@ -10,8 +10,9 @@ from typing import Any
 import click
 
 from tracker.catalog import StoredDocument
-from tracker.cli import Context, cli, clip
+from tracker.cli import Context, cli, parse_date, wide_option
 from tracker.cli.query import today
+from tracker.render import cell, last_cell, table_columns
 from tracker.safe import json_text, terminal
 
 
@@ -21,10 +22,15 @@ from tracker.safe import json_text, terminal
 )
 @click.option("--unclassified", is_flag=True, help="Only documents the rules made no event of.")
 @click.option("--search", metavar="TEXT", help="Full text over titles and texts (Chinese too).")
-@click.option("--since", metavar="DATE", help="Issued on or after: 2025, 2025-04, 2025-04-04, 30d, 1y.")
+@click.option(
+    "--since",
+    metavar="DATE",
+    help="Issued on or after DATE: 2025, 2025-04, 2025-04-04, or back from today: 30d, 6w, 3m, 1y.",
+)
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N documents (newest first).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--text", "with_text", is_flag=True, help="Also show each document's text.")
+@wide_option
 @click.pass_obj
 def documents(
     obj: Context,
@@ -35,6 +41,7 @@ def documents(
     limit: int | None,
     fmt: str,
     with_text: bool,
+    wide: bool,
 ) -> None:
     """The stored documents, newest first, with the events the rules made of each.
 
@@ -42,11 +49,10 @@ def documents(
     """
     from tracker.catalog import list_documents
     from tracker.store import Store
-    from tracker.timeline import parse_when
 
     for s in sources:
         obj.config.source(s)
-    lo = parse_when(since, today=today(obj)) if since else None
+    lo = parse_date(since, option="--since", today=today(obj))
     with Store(obj.config.db_path) as store:
         docs = list_documents(
             store,
@@ -62,10 +68,11 @@ def documents(
                 click.echo(json_text(chunk), nl=False)
             return
         shown = 0
+        columns = table_columns(wide=wide)
         for doc in docs:
             if not shown:
                 click.echo(f"{'id':>5} {'issued':<10} {'document':<18} {'sources':<26} {'events':<18} title")
-            click.echo(terminal(document_line(doc)))
+            click.echo(document_line(doc, columns))
             if with_text and doc.text:
                 click.echo(textwrap.indent(terminal(doc.text.rstrip(), lines=True), " " * 6))
             shown += 1
@@ -73,14 +80,17 @@ def documents(
             click.echo("no documents match")
 
 
-def document_line(doc: StoredDocument) -> str:
-    """One document as a table line: id, date of issue, number, sources, event actions, title."""
+def document_line(doc: StoredDocument, columns: int | None = None) -> str:
+    """One document as a table line: id, date of issue, number, sources, event actions, title; cut
+    to fit `columns` (render.table_columns), whole when None."""
     # sources and actions are what a maintainer looks for: never cut, at worst they push the title on
+    t = terminal
     actions = ",".join(e.action for e in doc.events) or "-"
-    return (
-        f"{doc.id:>5} {doc.issued or '-':<10} {clip(doc.doc_number or '-', 18):<18} "
-        f"{','.join(doc.sources) or '-':<26} {actions:<18} {clip(doc.title, 60)}"
+    head = (
+        f"{doc.id:>5} {t(doc.issued or '-'):<10} {cell(t(doc.doc_number or '-'), 18, columns)} "
+        f"{t(','.join(doc.sources)) or '-':<26} {t(actions):<18} "
     )
+    return last_cell(head, t(doc.title), columns)
 
 
 def json_array(items: Iterable[dict[str, Any]]) -> Iterator[str]:

@@ -9,27 +9,20 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tracker.cli import EXIT_FAILED, Context, cli, clip, parse_date, stoppable
+from tracker.cli import EXIT_FAILED, Context, cli, clip, parse_date, stoppable, wide_option
 from tracker.config import Config
 from tracker.events import Classifier
 from tracker.models import RunStats
+from tracker.render import last_cell, table_columns
 from tracker.safe import terminal
+from tracker.wording import plural
 
 if TYPE_CHECKING:
     from tracker.check import SourceCheck
 
 
 def _summary_line(s: RunStats) -> str:
-    if s.status == "ok":
-        if s.not_modified and not s.items_seen:
-            detail = "not modified" + (f", {s.updated_documents} updated" if s.updated_documents else "")
-        else:
-            detail = f"{s.items_seen} items, {s.new_documents} new, {s.updated_documents} updated"
-        extra = f"; {s.skipped_offhost} off-host links not followed" if s.skipped_offhost else ""
-        extra += "".join(f"; {n}" for n in s.notes)
-        return f"{s.source:<16} ok      {detail}, {s.requests} requests{extra}"
-    reason = s.error or "failed"
-    return f"{s.source:<16} {s.status.upper():<7} {reason} ({s.new_documents} new stored)"
+    return f"{s.source:<16} {'ok' if s.ok else s.status.upper():<7} {s.summary()}"
 
 
 def _classifier_or_warning(config: Config) -> tuple[Classifier | None, bool]:
@@ -84,21 +77,26 @@ def fetch(obj: Context, sources: tuple[str, ...]) -> None:
     metavar="NAME",
     help="Source to walk back (repeatable).",
 )
-@click.option("--until", metavar="DATE", help="Stop at items issued before this date (YYYY-MM-DD).")
+@click.option(
+    "--until",
+    metavar="DATE",
+    help="Stop at items issued before DATE: 2023-01-01, 2023 (its first day), 2023-06, or back from today: 1y.",
+)
 @click.pass_obj
 def backfill(obj: Context, sources: tuple[str, ...], until: str | None) -> None:
     """Walk a source's older pages (下一页, ?paged=N, API pages) to the end or to --until.
 
     Example: tracker backfill --source mofcom --until 2023-01-01
     """
+    from tracker.cli.query import today
     from tracker.fetch import fetch as do_fetch
 
-    until_date = parse_date(until)
+    until_date = parse_date(until, option="--until", today=today(obj))
     interactive = sys.stderr.isatty()
 
     def progress(name: str, page: int, stats: RunStats) -> None:
         bar = "#" * min(page, 40)
-        line = f"{name}: page {page} {bar} {stats.items_seen} items, {stats.new_documents} new"
+        line = f"{name}: page {page} {bar} {plural(stats.items_seen, 'item')}, {stats.new_documents} new"
         click.echo(("\r" + line) if interactive else line, err=True, nl=not interactive)
 
     config = obj.config
@@ -128,7 +126,8 @@ def backfill(obj: Context, sources: tuple[str, ...], until: str | None) -> None:
 @click.option("--url", metavar="URL", help="The page's original URL (one file only).")
 @click.pass_obj
 def ingest(obj: Context, files: tuple[str, ...], source: str, url: str | None) -> None:
-    """Store local HTML/XML/JSON files (archived or hand-saved pages) through a source's parser.
+    """Store local HTML/XML/JSON files (archived or hand-saved pages) through a source's parser;
+    with --url, each line shows the URL the document is stored under.
 
     Example: tracker ingest saved/announcement-2025-70.html --source mofcom
     """
@@ -136,7 +135,8 @@ def ingest(obj: Context, files: tuple[str, ...], source: str, url: str | None) -
 
     for row in do_ingest(obj.config, source, list(files), url):
         number = f" [{row['doc_number']}]" if row["doc_number"] else ""
-        click.echo(terminal(f"{row['outcome']:<9} #{row['id']}{number} {row['title']}  ({row['file']})"))
+        where = f"{row['file']} as {row['url']}" if url else row["file"]
+        click.echo(terminal(f"{row['outcome']:<9} #{row['id']}{number} {row['title']}  ({where})"))
 
 
 @cli.command()
@@ -174,26 +174,28 @@ def check(obj: Context, sources: tuple[str, ...], fmt: str, save: str | None) ->
 def _check_lines(r: SourceCheck) -> list[str]:
     status = f"HTTP {r.http_status}" if r.http_status else "no answer"
     lines = [
-        f"{r.source} ({r.kind}): {'OK' if r.ok else 'FAILED'}  {status}, {r.items} items on the first "
-        f"page{'' if len(r.urls) == 1 else f's of {len(r.urls)} URLs'}, {r.read} read: {r.dated} dated, "
+        f"{r.source} ({r.kind}): {'OK' if r.ok else 'FAILED'}  {status}, {plural(r.items, 'item')} on the "
+        f"first page{'' if len(r.urls) == 1 else f's of {len(r.urls)} URLs'}, {r.read} read: {r.dated} dated, "
         f"{r.numbered} numbered, {r.with_text} with text; "
-        f"{r.requests} requests"
+        f"{plural(r.requests, 'request')}"
     ]
     for s in r.samples:
         lines.append(f"    {s.issued or '-':<10}  {s.number or '-':<18} {clip(s.title, 70)}")
     for p in r.problems:
         lines.append(f"  {p.level}: {p.message}")
     if r.saved:
-        lines.append(f"  saved {len(r.saved) // 2} responses in {Path(r.saved[0]).parent}")
+        lines.append(f"  saved {plural(len(r.saved) // 2, 'response')} in {Path(r.saved[0]).parent}")
     return lines
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--kinds", is_flag=True, help="List the source kinds a config may use, with their settings.")
+@wide_option
 @click.pass_obj
-def sources(obj: Context, as_json: bool, kinds: bool) -> None:
-    """Each source's health: last success, last error, failures in a row, items, documents.
+def sources(obj: Context, as_json: bool, kinds: bool, wide: bool) -> None:
+    """Each source's health: last success, last error, failures in a row, items, documents. Without
+    a database yet, every configured source is listed as never run (and no database is created).
 
     Example: tracker sources --json
     """
@@ -206,22 +208,28 @@ def sources(obj: Context, as_json: bool, kinds: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
+    if not Path(obj.config.db_path).exists():
+        click.echo(
+            f"note: {obj.config.db_path}: no database yet: no source has run (fetch creates it)", err=True
+        )
     header = f"{'source':<16} {'kind':<16} {'state':<9} {'last success':<26} {'fails':>5} {'items':>5} {'docs':>5}  last error"
     click.echo(header)
+    columns = table_columns(wide=wide)
     for r in rows:
         state = (
             "disabled"
             if not r["enabled"]
             else ("failing" if r["consecutive_failures"] else ("ok" if r["last_success"] else "never"))
         )
-        click.echo(
-            terminal(
-                f"{r['name']:<16} {r['kind']:<16} {state:<9} {r['last_success'] or '-':<26} "
-                f"{r['consecutive_failures']:>5} {r['items_seen'] if r['items_seen'] is not None else '-':>5} "
-                f"{r['documents']:>5}  {r['last_error'] or ''}"
-                + (f" ({r['texts_pending']} full texts pending)" if r["texts_pending"] else "")
-            )
+        head = (
+            f"{r['name']:<16} {r['kind']:<16} {state:<9} {r['last_success'] or '-':<26} "
+            f"{r['consecutive_failures']:>5} {r['items_seen'] if r['items_seen'] is not None else '-':>5} "
+            f"{r['documents']:>5}  "
         )
+        error = (r["last_error"] or "") + (
+            f" ({r['texts_pending']} full texts pending)" if r["texts_pending"] else ""
+        )
+        click.echo(last_cell(terminal(head), terminal(error), columns).rstrip())
 
 
 def _print_kinds() -> None:
@@ -263,16 +271,16 @@ def demo(obj: Context, db_path: str) -> None:
     for d in result.documents:
         counts[d["sources"][0]] = counts.get(d["sources"][0], 0) + 1
     click.echo(
-        f"\n== {len(result.documents)} documents in {result.db_path} "
+        f"\n== {plural(len(result.documents), 'document')} in {result.db_path} "
         f"({', '.join(f'{s} {n}' for s, n in counts.items())})"
     )
     for lv in result.lists:
         stated = f" (it states {lv['stated_count']})" if lv["stated_count"] is not None else ""
         click.echo(
             f"  list version #{lv['id']} of {lv['source']}, published {lv['published']}: "
-            f"{len(lv['items'])} entries{stated}"
+            f"{plural(len(lv['items']), 'entry', 'entries')}{stated}"
         )
-    click.echo(f"\n== {len(result.events)} events (tracker --db {result.db_path} timeline)")
+    click.echo(f"\n== {plural(len(result.events), 'event')} (tracker --db {result.db_path} timeline)")
     for e in result.events:
         click.echo(event_line(e))
     click.echo(f"\n== controls in force on {result.as_of} (tracker --db {result.db_path} status)")

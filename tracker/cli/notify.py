@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tracker.cli import EXIT_FAILED, Context, cli, clip, parse_date
+from tracker.cli import EXIT_FAILED, Context, cli, parse_date, wide_option
 from tracker.errors import InputError
 from tracker.safe import json_text, terminal, xml_chars
+from tracker.wording import plural
 
 if TYPE_CHECKING:
     from tracker.digest import DigestOutcome
@@ -31,20 +32,27 @@ def _now(value: str | None) -> datetime:
 def _outcome(o: DigestOutcome) -> str:
     if o.status == "sent":
         again = " (sent again: an earlier attempt may have been delivered too)" if o.again else ""
-        return f"{o.alerts} alerts, {o.message_id}{again}"
+        return f"{plural(o.alerts, 'alert')}, {o.message_id}{again}"
     if o.status == "uncertain":
         return (
             f"{o.error} — will be sent again with the same Message-ID {o.message_id}; "
-            f"its {o.alerts} alerts stay pending"
+            f"its {_stay(o.alerts)} pending"
         )
     if o.status == "failed":
-        return f"{o.error}; its {o.alerts} alerts stay pending"
+        return f"{o.error}; its {_stay(o.alerts)} pending"
     return "nothing new today"
+
+
+def _stay(n: int) -> str:
+    return f"{plural(n, 'alert')} {'stays' if n == 1 else 'stay'}"
 
 
 @cli.command()
 @click.option(
-    "--since", metavar="DATE", help="Show every alert since DATE (delivered or not); sends nothing."
+    "--since",
+    metavar="DATE",
+    help="Show every alert since DATE (delivered or not); sends nothing. "
+    "DATE: 2026-01-01, 2026-01, 2026, or back from today: 30d, 6w, 3m, 1y.",
 )
 @click.option(
     "--to", "to", metavar="ADDR", help="Only this recipient (its filters from config, if configured)."
@@ -56,38 +64,36 @@ def _outcome(o: DigestOutcome) -> str:
 def digest(
     obj: Context, since: str | None, to: str | None, out: str | None, send: bool, now_: str | None
 ) -> None:
-    """Render the pending digest (stdout or --out FILE) or --send it by email.
+    """Render the pending digest (stdout or --out FILE) or --send it by email. A preview changes
+    nothing; --send with no recipient to send to exits 1.
 
     Example: tracker digest --to analyst@example.org --out today.html
     """
-    from tracker.alerts import sync_alerts
-    from tracker.digest import message, prepare, recipients_for, send_digests
-    from tracker.store import Store
+    from tracker.digest import message, preview, recipients_for, send_digests
 
     config, now = obj.config, _now(now_)
     if send:
         if since or out:
             raise InputError("--send sends the pending digests: it takes neither --since nor --out")
+        if not recipients_for(config, to):  # cron must notice that nobody gets anything
+            click.echo("no recipients: add [[recipients]] to the config, or give --to ADDR", err=True)
+            sys.exit(EXIT_FAILED)
         outcomes = send_digests(config, now, to=to)
-        if not outcomes:
-            click.echo("no recipients: add [[recipients]] to the config, or give --to ADDR")
         for o in outcomes:
             # one line, whatever the server said
             click.echo(terminal(f"{o.recipient}: {o.status}: {_outcome(o)}"))
         if any(o.status in ("failed", "uncertain") for o in outcomes):
             sys.exit(EXIT_FAILED)
         return
-    since_day = parse_date(since)
+    from tracker.alerts import local_today
+
+    since_day = parse_date(since, option="--since", today=local_today(config, now))
     recipients = recipients_for(config, to)
     if not recipients:
         from tracker.config import Recipient
 
         recipients = [Recipient(email="preview@localhost", name="preview")]
-    with Store(config.db_path) as store:
-        sync_alerts(store, config, now)
-        rendered, _ = prepare(
-            store, config, recipients[0], now, since=since_day.isoformat() if since_day else None
-        )
+    rendered, _ = preview(config, recipients[0], now, since=since_day.isoformat() if since_day else None)
     if out is None:
         click.echo(terminal(rendered.text, lines=True), nl=False)
         return
@@ -106,33 +112,55 @@ def digest(
 
 @cli.command()
 @click.option(
-    "--pending", is_flag=True, help="Only alerts not yet delivered to every recipient they route to."
+    "--pending", is_flag=True, help="Only alerts a recipient's next digest carries (still waiting)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@wide_option
 @click.pass_obj
-def alerts(obj: Context, pending: bool, as_json: bool) -> None:
-    """List alerts, newest first.
+def alerts(obj: Context, pending: bool, as_json: bool, wide: bool) -> None:
+    """List alerts, newest first: when, severity, kind, the event's action, state (pending, sent,
+    old: before its recipients' backlog, unrouted) and the recipients it still waits for.
 
     Example: tracker alerts --pending
     """
     from tracker.alerts import list_alerts, sync_alerts
     from tracker.store import Store
 
+    now = datetime.now(UTC)
     with Store(obj.config.db_path) as store:
-        sync_alerts(store, obj.config, datetime.now(UTC))
-        rows = list_alerts(store, obj.config, pending=pending)
+        sync_alerts(store, obj.config, now)
+        rows = list_alerts(store, obj.config, pending=pending, now=now)
     if as_json:
         click.echo(json_text(json.dumps(rows, ensure_ascii=False, indent=2)))
         return
-    for a in rows:
-        state = "pending" if a["pending_for"] else ("sent" if a["delivered_to"] else "unrouted")
-        click.echo(
-            terminal(
-                f"{a['created_at'][:16]} {a['severity']:<8} {a['kind']:<16} {state:<8} {clip(a['title'], 70)}"
-            )
-        )
     if not rows:
         click.echo("no alerts")
+        return
+    waits = [_waiting(a["pending_for"]) for a in rows]
+    width = max(len("waiting for"), *map(len, waits))
+    click.echo(
+        f"{'created':<16} {'severity':<8} {'kind':<16} {'action':<16} {'state':<8} {'waiting for':<{width}} title"
+    )
+    from tracker.render import last_cell, table_columns
+
+    columns = table_columns(wide=wide)
+    for a, who in zip(rows, waits, strict=True):
+        head = (
+            f"{a['created_at'][:16]} {a['severity']:<8} {a['kind']:<16} {a['action'] or '-':<16} "
+            f"{a['state']:<8} {who:<{width}} "
+        )
+        click.echo(terminal(last_cell(head, a["title"], columns)))
+
+
+def _waiting(emails: list[str], width: int = 60) -> str:
+    """The recipients an alert waits for, '-' for none; as many as fit in `width`, then '+N'."""
+    shown: list[str] = []
+    for i, email in enumerate(emails):
+        more = f" +{len(emails) - i}"
+        if shown and len(",".join([*shown, email])) + (len(more) if i + 1 < len(emails) else 0) > width:
+            return ",".join(shown) + more
+        shown.append(email)
+    return ",".join(shown) or "-"
 
 
 @cli.command()

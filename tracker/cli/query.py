@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import click
 
-from tracker.cli import Context, cli, clip, parse_date
+from tracker.cli import Context, cli, clip, parse_date, wide_option
 from tracker.errors import InputError
 from tracker.rules import ACTIONS
 from tracker.safe import json_text, md_text, terminal
@@ -28,7 +27,7 @@ def resolve_minerals(obj: Context, names: tuple[str, ...]) -> set[str]:
 
 def today(obj: Context) -> date:
     """Today in the configured time zone."""
-    return datetime.now(ZoneInfo(obj.config.timezone)).date()
+    return obj.today()
 
 
 @cli.command()
@@ -42,11 +41,18 @@ def today(obj: Context) -> date:
     metavar="J",
     help="ISO code such as CN, US, EU (repeatable).",
 )
-@click.option("--as-of", "as_of", metavar="DATE", help="The day to answer for (default: today).")
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json", "md"]), default="table", show_default=True
+    "--as-of",
+    "as_of",
+    metavar="DATE",
+    help="The day to answer for (default: today): 2026-01-01, or 2026 or 2026-06 (their last day), "
+    "or back from today: 30d, 6w, 3m, 1y.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv", "md"]), default="table", show_default=True
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@wide_option
 @click.pass_obj
 def status(
     obj: Context,
@@ -55,23 +61,30 @@ def status(
     as_of: str | None,
     fmt: str,
     as_json: bool,
+    wide: bool,
 ) -> None:
     """The controls in force on a day, per jurisdiction, measure and mineral: pending, active,
-    suspended (until when) or lifted.
+    suspended (until when) or lifted, each with its measure's title and a line in English.
 
     Example: tracker status --mineral 镓 --as-of 2026-01-01
     """
+    from tracker import render
+    from tracker.describe import describer, status_records
     from tracker.state import status as do_status
     from tracker.store import Store
 
-    day = parse_date(as_of) or today(obj)
+    day = parse_date(as_of, option="--as-of", end=True, today=today(obj)) or today(obj)
     wanted = resolve_minerals(obj, minerals)
     with Store(obj.config.db_path) as store:
         rows = do_status(store, as_of=day, minerals=wanted, jurisdictions=[j.upper() for j in jurisdictions])
+        records = status_records(store, rows, describer(obj.config))
     keys = ("jurisdiction", "measure", "mineral", "state", "since", "until")
     if as_json or fmt == "json":
-        rows_json = json.dumps([{k: getattr(r, k) for k in keys} for r in rows], ensure_ascii=False, indent=2)
-        click.echo(json_text(rows_json))
+        click.echo(json_text(json.dumps(records, ensure_ascii=False, indent=2)))
+        return
+    if fmt == "csv":
+        for chunk in render.status_csv_lines(records):
+            click.echo(chunk, nl=False)
         return
     if fmt == "md":
         click.echo("| " + " | ".join(k.capitalize() for k in keys) + " |")
@@ -82,13 +95,8 @@ def status(
     if not rows:
         click.echo(f"no controls in force on {day} for the minerals and jurisdictions asked")
         return
-    click.echo(f"{'jur':<4} {'measure':<18} {'mineral':<16} {'state':<10} {'since':<10}  until")
-    for r in rows:
-        click.echo(
-            terminal(
-                f"{r.jurisdiction:<4} {r.measure:<18} {r.mineral:<16} {r.state:<10} {r.since or '-':<10}  {r.until or '-'}"
-            )
-        )
+    for line in render.status_table(records, columns=render.table_columns(wide=wide)):
+        click.echo(line)
 
 
 FORMATS = ("table", "json", "csv", "md", "html", "ics")
@@ -105,8 +113,12 @@ FORMATS = ("table", "json", "csv", "md", "html", "ics")
 @click.option(
     "--source", "sources", multiple=True, metavar="S", help="Only events a source carried (repeatable)."
 )
-@click.option("--since", metavar="DATE", help="Announced on or after: 2025, 2025-04, 2025-04-04, 30d, 1y.")
-@click.option("--until", metavar="DATE", help="Announced on or before (same forms).")
+@click.option(
+    "--since",
+    metavar="DATE",
+    help="Announced on or after DATE: 2025, 2025-04, 2025-04-04, or back from today: 30d, 6w, 3m, 1y.",
+)
+@click.option("--until", metavar="DATE", help="Announced on or before DATE (same forms; 2025: its last day).")
 @click.option("--search", metavar="TEXT", help="Full text over titles and documents (Chinese too).")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N events (newest first).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
@@ -118,6 +130,7 @@ FORMATS = ("table", "json", "csv", "md", "html", "ics")
     help="Swimlanes of the html format.",
 )
 @click.option("--out", "out", metavar="FILE", help="Write to FILE instead of stdout.")
+@wide_option
 @click.pass_obj
 def timeline(
     obj: Context,
@@ -132,6 +145,7 @@ def timeline(
     fmt: str,
     lanes: str,
     out: str | None,
+    wide: bool,
 ) -> None:
     """Classified events, newest first, as a table, JSON, CSV, Markdown, a calendar or a page.
 
@@ -140,13 +154,14 @@ def timeline(
     import sys
 
     from tracker import render
+    from tracker.describe import described, describer
     from tracker.store import Store
-    from tracker.timeline import parse_when, query
+    from tracker.timeline import query
 
     wanted = resolve_minerals(obj, minerals)
     day = today(obj)
-    lo = parse_when(since, today=day) if since else None
-    hi = parse_when(until, end=True, today=day) if until else None
+    lo = parse_date(since, option="--since", today=day)
+    hi = parse_date(until, option="--until", end=True, today=day)
     bad = [a for a in actions if a not in ACTIONS]
     if bad:
         raise InputError(f"unknown action {bad[0]!r}; actions: {', '.join(ACTIONS)}")
@@ -167,6 +182,8 @@ def timeline(
                 search=search,
                 limit=limit,
             )
+            if fmt in ("table", "json", "csv", "html"):  # the formats that carry the English line
+                events = described(events, describer(obj.config))
 
             def write(text: str) -> None:
                 if stream is not None:
@@ -177,7 +194,11 @@ def timeline(
             if fmt == "table":
                 colour = stream is None and sys.stdout.isatty()
                 rows = 0
-                for line in render.table(events, colour=colour, search=bool(search)):
+                # off a terminal (a pipe, a file), or --wide: every cell whole, the title after the description
+                columns = render.table_columns(wide=wide, stream=stream)
+                for line in render.table(
+                    events, colour=colour, search=bool(search), columns=columns, wide=columns is None
+                ):
                     write(line + "\n")
                     rows += 1
                 if rows == 1:
@@ -221,12 +242,14 @@ def show(obj: Context, event_id: str, as_json: bool) -> None:
 
     Example: tracker show faa3b6a7
     """
+    from tracker.describe import describer
     from tracker.state import status as do_status
     from tracker.store import Store
     from tracker.timeline import get, related
 
     with Store(obj.config.db_path) as store:
         ev = get(store, event_id)
+        ev.description = describer(obj.config).event(ev)
         rel = related(store, ev)
         marks = ",".join("?" * len(ev.documents))
         docs = (
@@ -262,6 +285,7 @@ def show(obj: Context, event_id: str, as_json: bool) -> None:
         click.echo(terminal(line))
 
     say(f"{ev.id}  {ev.action} ({ev.jurisdiction}), severity {ev.severity}, rule {ev.rule}")
+    say(f"  {ev.description}")
     say(f"  {ev.title}")
     say(
         f"  document {ev.doc_number or '-'}, issued {ev.announced or '?'}"

@@ -63,7 +63,8 @@ def run_demo(
 ) -> DemoResult:
     """Fetch the stand-ins into a fresh database at `db_path` (replaced if it exists): a first fetch
     in which the USGS search holds only the 2022 final list and one full text is refused, then a
-    second one in which it holds the 2025 draft and final lists too (the refused text is read)."""
+    second one in which it holds the 2025 draft and final lists too (the refused text is read).
+    The stored links are then moved to the official sites the stand-ins imitate."""
     for suffix in ("", "-wal", "-shm"):
         Path(str(db_path) + suffix).unlink(missing_ok=True)
     result = DemoResult(db_path=db_path, as_of=as_of or date.today())
@@ -82,7 +83,11 @@ def run_demo(
             result.rounds.append((label, stats))
             if on_round:
                 on_round(label, stats)
+        official = sites.official_origins()
     with Store(db_path) as store:
+        # the stand-ins are gone once the demo ends: its links lead to the pages they imitate
+        for local, real in official.items():
+            store.move_origin(local, real)
         result.documents = list(store.documents())
         result.lists = store.list_versions()
         result.events = event_rows(store)

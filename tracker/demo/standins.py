@@ -178,6 +178,11 @@ class LiveSites:
         }
         return {host: by_name[name] for host, name in REAL_HOSTS.items()}
 
+    def official_origins(self) -> dict[str, str]:
+        """Each stand-in's origin (http://127.0.0.1:PORT) and that of the official site it stands
+        in for (https://www.mofcom.gov.cn, ...)."""
+        return {server.base_url: f"https://{host}" for host, server in self.servers().items()}
+
     def local_url(self, url: str) -> str:
         """A real site's URL on its stand-in (same path and query); other URLs unchanged."""
         parts = urlsplit(url)

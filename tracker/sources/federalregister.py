@@ -16,6 +16,7 @@ from tracker.http import Response
 from tracker.models import Document, RunStats, sha256
 from tracker.sources.base import Item, ListSource, Page, Progress
 from tracker.textutil import collapse, decode_bytes, issue_date, load_json, presidential_key, web_url
+from tracker.wording import plural
 
 if TYPE_CHECKING:
     from tracker.config import SourceConfig
@@ -144,11 +145,11 @@ class FederalRegisterSource(ListSource):
             self.retry_texts(stats)
         if self.texts_missing:
             stats.notes.append(
-                f"{self.texts_missing} document(s) without a full text (HTTP 404 at raw_text_url)"
+                f"{plural(self.texts_missing, 'document')} without a full text (HTTP 404 at raw_text_url)"
             )
         if self.texts_refused:
             stats.notes.append(
-                f"{self.texts_refused} full text(s) refused by the server; the documents are kept and "
+                f"{plural(self.texts_refused, 'full text')} refused by the server; the documents are kept and "
                 "their texts are asked for again on the next runs"
             )
 
@@ -175,7 +176,9 @@ class FederalRegisterSource(ListSource):
                 Item(url=doc.url, title=doc.title, published=doc.published, document=doc, keys=doc.keys)
             )
         if items and all(i.error for i in items):  # not one readable result: the answer is broken
-            raise ParseError(f"none of the {len(items)} result(s) is readable: {items[0].error}", url=url)
+            raise ParseError(
+                f"none of the {plural(len(items), 'result')} is readable: {items[0].error}", url=url
+            )
         nxt = data.get("next_page_url")
         return Page(items=items, next_url=nxt if isinstance(nxt, str) and nxt else None)
 
@@ -335,7 +338,9 @@ class FederalRegisterSource(ListSource):
         page = self.parse_page(Response(url, 200, content, content_type), url, 1)
         broken = [i.error for i in page.items if i.error]
         if broken:  # a file is fixed and ingested again, not stored in part
-            raise ParseError(f"{len(broken)} result(s) of the wrong shape, the first: {broken[0]}", url=url)
+            raise ParseError(
+                f"{plural(len(broken), 'result')} of the wrong shape, the first: {broken[0]}", url=url
+            )
         return [self.finish(i.document) for i in page.items if i.document is not None]
 
 

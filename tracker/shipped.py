@@ -1,0 +1,33 @@
+"""The rules and templates shipped with the tracker, wherever it is installed.
+
+The repository keeps them in its top-level `rules/` and `templates/` (the one copy that is edited);
+a wheel or a `pip install .` carries them inside the package as `tracker/_rules` and
+`tracker/_templates` (pyproject.toml maps the folders there). An editable install or a source tree
+has no such folders inside the package: there the checkout's own folders are the shipped ones."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from tracker.errors import TrackerError
+
+FOLDERS = ("rules", "templates")
+
+
+def shipped_dir(name: str) -> Path:
+    """The shipped folder `name` ('rules' or 'templates') as a path on disk."""
+    if name not in FOLDERS:
+        raise ValueError(f"no shipped folder {name!r}")
+    package = resources.files("tracker")
+    if not isinstance(package, Path):  # a zipped install: the rule and template loaders need files
+        raise TrackerError(f"minerals-tracker must be installed as files, not from {package}")
+    inside = package / f"_{name}"
+    if inside.is_dir():
+        return inside
+    checkout = package.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / name).is_dir():
+        return checkout / name
+    raise TrackerError(
+        f"the built-in {name} are missing from this installation (no {inside}): reinstall minerals-tracker"
+    )
