@@ -51,7 +51,8 @@ except ImportError:  # not installed: use the checkout this script lives in
 from tracker.config import load_config
 from tracker.demo.server import site_root
 from tracker.events import doc_view
-from tracker.rules import Cond, DateSpec, DocView, RefSpec, Rule, RuleSet, default_rules_dir, load_rules
+from tracker.rulefile import load_rules
+from tracker.rules import Cond, DateSpec, DocView, RefSpec, Rule, RuleSet, default_rules_dir
 from tracker.sources import get_kind
 from tracker.textutil import find_date, mofcom_number
 from tracker.vocab import Vocabulary

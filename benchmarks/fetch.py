@@ -38,10 +38,11 @@ try:
 except ImportError:  # not installed: use the checkout this script lives in
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tracker.config import Config, load_config
+from tracker.config import load_config
 from tracker.demo.server import SiteServer, site_root
 from tracker.fetch import fetch
 from tracker.models import RunStats
+from tracker.settings import Config
 
 N_MOFCOM, MOFCOM_ITEMS = 100, 5
 N_RSS, N_WPRSS, FEED_ITEMS = 30, 30, 10

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from tracker.config import Config, load_config
+from tracker.config import load_config
 from tracker.demo.server import SiteServer, site_root
+from tracker.settings import Config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

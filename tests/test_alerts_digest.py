@@ -18,9 +18,10 @@ from click.testing import CliRunner, Result
 
 from tracker.alerts import list_alerts, sync_alerts
 from tracker.cli import cli
-from tracker.config import Config, load_config
+from tracker.config import load_config
 from tracker.demo.server import site_root
 from tracker.digest import send_digests
+from tracker.settings import Config
 from tracker.store import Store
 
 ART = site_root() / "mofcom/zwgk/zcfb/art"

@@ -30,10 +30,10 @@ from test_faults import FEED_TYPE, RawServer, documents, hits, last_run, rss, ur
 from werkzeug import Response
 
 from tracker.cli import cli
-from tracker.config import SourceConfig, url_origin
 from tracker.errors import FetchError
 from tracker.fetch import fetch
 from tracker.http import HttpClient
+from tracker.settings import SourceConfig, url_origin
 
 Handler = Callable[[socket.socket, threading.Event], None]
 BUILT_INS = "".join(

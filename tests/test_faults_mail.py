@@ -31,9 +31,10 @@ from test_alerts_digest import SAMPLES, at, free_port, ingest
 
 from tracker.alerts import list_alerts
 from tracker.cli import cli
-from tracker.config import Config, load_config
+from tracker.config import load_config
 from tracker.digest import send_digests
 from tracker.scheduler import Scheduler
+from tracker.settings import Config
 from tracker.store import Store
 
 NOW = "2026-10-30T01:00:00+00:00"  # 09:00 in Asia/Shanghai, as `at("2026-10-30")`

@@ -34,7 +34,8 @@ from tracker.demo.server import SiteServer, site_root
 from tracker.errors import StoreError
 from tracker.events import Classifier
 from tracker.models import Document, sha256
-from tracker.rules import default_rules_dir, load_rules
+from tracker.rulefile import load_rules
+from tracker.rules import default_rules_dir
 from tracker.store import Store
 
 FEED = site_root() / "whitehouse/briefings-statements/feed/index.xml"

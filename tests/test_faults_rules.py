@@ -18,7 +18,8 @@ from tracker.cli import cli
 from tracker.events import Classifier, event_rows
 from tracker.fetch import fetch
 from tracker.models import Document, sha256
-from tracker.rules import default_rules_dir, load_rules
+from tracker.rulefile import load_rules
+from tracker.rules import default_rules_dir
 from tracker.store import Store
 
 # passes `tracker rules check` (its probes never hold the 'x' it needs first), yet backtracks

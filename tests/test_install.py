@@ -19,10 +19,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tracker.cli import cli
-from tracker.config import AlertSettings, DigestSettings, FetchSettings, SmtpSettings, load_config
+from tracker.config import load_config
 from tracker.demo.run import run_demo
 from tracker.models import Document
 from tracker.rules import default_rules_dir
+from tracker.settings import AlertSettings, DigestSettings, FetchSettings, SmtpSettings
 from tracker.starter import starter_config
 from tracker.store import Store
 

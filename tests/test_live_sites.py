@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from tracker.cli import cli
-from tracker.config import Config
 from tracker.demo.run import USGS_SEARCH_2022, live_config
 from tracker.demo.server import Reply
 from tracker.demo.standins import UNIT_PATH, LiveSites
 from tracker.events import event_rows
 from tracker.fetch import fetch
+from tracker.settings import Config
 from tracker.store import Store
 
 USGS_2025_FINAL_TEXT = "/documents/full_text/text/2025/11/07/2025-19813.txt"

@@ -106,7 +106,7 @@ def test_the_cli_examples_run(tmp_path: Path) -> None:
 
 
 def test_the_rule_file_example_in_rules_readme_is_valid_and_its_examples_hold(tmp_path: Path) -> None:
-    from tracker.rules import check_rules, run_tests
+    from tracker.rulefile import check_rules, run_tests
 
     text = (README.parent / "rules" / "README.md").read_text("utf-8")
     [example] = re.findall(r"```yaml\n(.*?)```", text, re.S)

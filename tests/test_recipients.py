@@ -21,11 +21,12 @@ from test_alerts_digest import SAMPLES, Inbox, at, free_port, ingest, make, part
 
 from tracker.alerts import list_alerts, sync_alerts
 from tracker.cli import cli
-from tracker.config import Config, load_config
+from tracker.config import load_config
 from tracker.demo.server import SiteServer
 from tracker.digest import prepare, send_digests
 from tracker.errors import ConfigError
 from tracker.scheduler import Scheduler
+from tracker.settings import Config
 from tracker.store import Store
 from tracker.wording import plural
 

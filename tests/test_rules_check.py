@@ -13,9 +13,10 @@ from click.testing import CliRunner, Result
 
 from tracker import rulefile
 from tracker.cli import cli
-from tracker.rules import DocView, RuleFileError, check_rules, default_rules_dir, load_rules, run_tests
+from tracker.rulefile import check_rules, load_rules, run_tests
+from tracker.rules import DocView, default_rules_dir
 from tracker.vocab import _COUNTRY_KEYS, _ENTRY_KEYS
-from tracker.yamlfile import load_yaml_text
+from tracker.yamlfile import RuleFileError, load_yaml_text
 
 REPO_RULES = Path(__file__).parent.parent / "rules"
 VOCAB_FILES = ("minerals.yaml", "countries.yaml")

@@ -13,7 +13,8 @@ from click.testing import CliRunner, Result
 
 from tracker.cli import cli
 from tracker.demo.server import site_root
-from tracker.rules import DocView, load_rules, run_tests
+from tracker.rulefile import load_rules, run_tests
+from tracker.rules import DocView
 from tracker.vocab import Matcher, load_vocabulary
 
 RULES = Path(__file__).parent.parent / "rules"

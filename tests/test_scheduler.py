@@ -24,11 +24,11 @@ from click.testing import CliRunner, Result
 import tracker.scheduler as scheduler_module
 from tests.conftest import make_config
 from tracker.cli import cli
-from tracker.config import Config
 from tracker.demo.server import SiteServer
 from tracker.errors import AlreadyRunningError
 from tracker.lock import InstanceLock
 from tracker.scheduler import Actions, Scheduler
+from tracker.settings import Config
 from tracker.store import Store
 
 LIST = "/mofcom/zwgk/zcfb/index.html"

@@ -178,3 +178,18 @@ def test_status_filters_by_measure_and_jurisdiction(tmp_path: Path) -> None:
     assert one and {r.measure for r in one} == {"MOFCOM 2025-57"}
     assert one == [r for r in everything if r.measure == "MOFCOM 2025-57"]
     assert len({r.measure for r in everything}) > 1 and elsewhere == []
+
+
+def test_a_database_whose_states_were_never_derived_gets_them_on_the_first_answer(tmp_path: Path) -> None:
+    # a database created before the states were stored: events, and no measure_states rows (its
+    # migration only makes the table; the rows are derived by tracker.state, never by a migration)
+    db = tmp_path / "t.db"
+    run("--db", str(db), "ingest", str(NO57), str(NO70), "--source", "mofcom")
+    expected = stored(db)
+    assert expected
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM measure_states")
+    with Store(db) as store:
+        rows = status(store, as_of=date(2026, 1, 1), minerals=["holmium"])
+    assert [(r.measure, r.state, r.until) for r in rows] == [("MOFCOM 2025-57", "suspended", "2026-11-10")]
+    assert stored(db) == expected

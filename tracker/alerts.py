@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tracker.config import SEVERITIES, Config, Recipient
+from tracker.settings import SEVERITIES, Config, Recipient
 from tracker.store import Store
 from tracker.wording import plural
 

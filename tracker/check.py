@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tracker.config import Config, SourceConfig
 from tracker.errors import InputError, Interrupted, SourceError
 from tracker.http import REFUSALS, HttpClient, Response
 from tracker.models import RunStats
+from tracker.settings import Config, SourceConfig
 from tracker.sources import get_kind
 from tracker.store import Store
 from tracker.wording import plural

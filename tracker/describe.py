@@ -15,8 +15,8 @@ from typing import Any
 
 import jinja2
 
-from tracker.config import Config
 from tracker.render import STATUS_FIELDS
+from tracker.settings import Config
 from tracker.state import Status
 from tracker.store import Store
 from tracker.timeline import TimelineEvent, by_ids

@@ -26,8 +26,8 @@ from tracker.alerts import (
     route,
     sync_alerts,
 )
-from tracker.config import SEVERITIES, Config, Recipient
 from tracker.safe import http_url
+from tracker.settings import SEVERITIES, Config, Recipient
 from tracker.store import Store, now_iso
 from tracker.vocab import Vocabulary, load_vocabulary
 

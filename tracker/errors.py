@@ -10,10 +10,16 @@ TrackerError                      anything the CLI turns into one line and a non
 ├── Interrupted                   a run stopped (Ctrl-C, SIGTERM) between two documents
 ├── AlreadyRunningError           another `tracker run` holds the database's lock (lock file, pid)
 ├── PatternTimeout                a maintainer's regular expression ran out of time (pattern, where)
+├── RuleFileError                 a rule or vocabulary file is wrong (file, line)   [tracker.yamlfile]
+├── MailError                     the mail server refused or failed a send            [tracker.mailer]
+│   └── DeliveryUncertain         the message went out, the server's answer never came
 └── SourceError                   a source could not be read (source, url)
     ├── FetchError                transport: refused, timeout, HTTP error, oversized, off-host
+    │   └── TextRefused           a full text answered with something else   [sources.federalregister]
     └── ParseError                the response is not what the source kind expects
         └── LayoutChangedError    a list that had items now yields none
+
+The exceptions marked with a module live beside the code that raises them.
 """
 
 from __future__ import annotations

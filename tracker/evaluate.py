@@ -10,10 +10,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tracker.config import Config, load_config
+from tracker.config import load_config
 from tracker.demo.server import SiteServer, site_root
 from tracker.events import event_rows
 from tracker.fetch import fetch, load_classifier
+from tracker.settings import Config
 from tracker.state import status
 from tracker.store import Store
 

@@ -18,7 +18,7 @@ from tracker.rules import Check, DateSpec, DocView, Draft, Rule, RuleSet
 from tracker.vocab import Scan
 
 if TYPE_CHECKING:
-    from tracker.config import Config
+    from tracker.settings import Config
 
 MINERAL_TYPES = {"mineral", "group"}  # what `minerals: required` counts (item classes do not)
 SHOWN = 6  # a condition's values shown in the table before "+N more"

@@ -10,12 +10,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tracker.config import Config, SourceConfig
 from tracker.errors import InputError, Interrupted, MissingDatabaseError, SourceError, StoreError
 from tracker.events import Classifier
 from tracker.http import HttpClient
 from tracker.models import Document, RunStats
-from tracker.rules import default_rules_dir, load_rules
+from tracker.rulefile import load_rules
+from tracker.rules import default_rules_dir
+from tracker.settings import Config, SourceConfig
 from tracker.sources import get_kind
 from tracker.sources.base import Progress, SourceKind
 from tracker.store import Store

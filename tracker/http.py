@@ -13,8 +13,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from tracker.config import MAX_WAIT, FetchSettings, show_origin, url_origin
 from tracker.errors import FetchError, Interrupted
+from tracker.settings import MAX_WAIT, FetchSettings, show_origin, url_origin
 from tracker.sockguard import Deadline, guard_sockets
 
 REDIRECTS = {301, 302, 303, 307, 308}

@@ -27,8 +27,8 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from typing import Any, TypeVar
 
-from tracker.config import SmtpSettings
 from tracker.errors import TrackerError
+from tracker.settings import SmtpSettings
 
 T = TypeVar("T")
 

@@ -20,6 +20,7 @@ from tracker.rules import (
     ACTIONS,
     REF_EXTRACTORS,
     SEVERITIES,
+    VOCAB_FILES,
     Cond,
     DateSpec,
     DocView,
@@ -28,7 +29,6 @@ from tracker.rules import (
     Rule,
     RuleSet,
     RuleTest,
-    rule_files,
 )
 from tracker.textutil import detect_language
 from tracker.vocab import Vocabulary, load_vocabulary
@@ -66,6 +66,11 @@ DATE_KEYS = {"patterns", "default", "in"}
 REF_KEYS = {"from", "extract", "pattern"}
 TEST_KEYS = {"title", "text", "source", "kind", "language", "published", "doc_number", "subtype", "expect"}
 EXPECT_KEYS = {"action", "jurisdiction", "minerals", "items", "effective", "expires", "refers_to", "targets"}
+
+
+def rule_files(folder: Path) -> list[Path]:
+    """The rule files of a folder (the vocabulary files excluded), in name order."""
+    return sorted(p for p in folder.glob("*.yaml") if p.name not in VOCAB_FILES)
 
 
 def load_rules(folder: str | Path) -> RuleSet:

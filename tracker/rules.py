@@ -1,24 +1,21 @@
-"""Rule files (`rules/*.yaml`): parsing with file:line errors, and the engine that turns a document
-into classified event drafts. Nothing from a rule file is ever evaluated as code: keywords are
-literals, patterns are regular expressions, everything else is checked against fixed vocabularies."""
+"""The engine that turns a document into classified event drafts with the rules of rule files
+(read and checked by tracker.rulefile). Nothing from a rule file is ever evaluated as code:
+keywords are literals, patterns are regular expressions run with a time limit, everything else is
+checked against fixed vocabularies."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from tracker.rulefile import TestResult
+from typing import Any
 
 from tracker.patterns import Pattern
 from tracker.textutil import find_date
 from tracker.vocab import Matcher, Scan, Vocabulary, sentence_bounds
-from tracker.yamlfile import RuleFileError
 
 ACTIONS = (
     "new_control",
@@ -136,7 +133,6 @@ class Draft:
     targets: list[str]
     refers_to: list[str]
     trigger: str
-    minerals_from_refs: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -467,32 +463,3 @@ def all_keywords(rules: Iterable[Rule]) -> list[str]:
         for c in r.keywords.values():
             out += [*c.all, *c.any, *c.none]
     return out
-
-
-def load_rules(folder: str | Path) -> RuleSet:
-    """Load and validate every rule file of `folder` (see tracker.rulefile)."""
-    from tracker.rulefile import load_rules as load
-
-    return load(folder)
-
-
-def check_rules(
-    folder: str | Path, sources: Collection[str] | None = None
-) -> tuple[RuleSet | None, list[RuleFileError]]:
-    """Validate every rule file of `folder`, collecting every problem (see tracker.rulefile); with
-    `sources`, the configured source names a rule's `sources:` must be among."""
-    from tracker.rulefile import check_rules as check
-
-    return check(folder, sources)
-
-
-def rule_files(folder: Path) -> list[Path]:
-    """The rule files of a folder (the vocabulary files excluded), in name order."""
-    return sorted(p for p in folder.glob("*.yaml") if p.name not in VOCAB_FILES)
-
-
-def run_tests(ruleset: RuleSet, only: Sequence[str] = ()) -> list[TestResult]:
-    """Run every rule's embedded examples (see tracker.rulefile)."""
-    from tracker.rulefile import run_tests as run
-
-    return run(ruleset, only)

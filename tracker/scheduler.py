@@ -27,9 +27,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from tracker.config import Config
 from tracker.errors import TrackerError
 from tracker.models import RunStats
+from tracker.settings import Config
 from tracker.store import Store
 from tracker.wording import plural
 

@@ -268,7 +268,9 @@ def _m0005(db: sqlite_utils.Database) -> None:
 def _m0006(db: sqlite_utils.Database) -> None:
     # the state of each control for each mineral, as intervals [valid_from, valid_to): `status` on a
     # day reads one mineral's rows, stored in the order it answers in, instead of deriving every
-    # measure's state again (narrow rows: no title, a mineral's rows span few pages)
+    # measure's state again (narrow rows: no title, a mineral's rows span few pages). The rows are
+    # derived from the events by tracker.state, which fills them for a database older than this
+    # table the first time it answers (a migration runs no live code).
     db.execute(
         """CREATE TABLE measure_states (
             mineral TEXT NOT NULL,
@@ -287,9 +289,6 @@ def _m0006(db: sqlite_utils.Database) -> None:
         ) WITHOUT ROWID"""
     )
     db.execute("CREATE INDEX idx_measure_states_event ON measure_states(event_id)")
-    from tracker.state import rebuild_all_states
-
-    rebuild_all_states(db.conn)
 
 
 @migrations(name="0007_full_texts_and_run_notes")

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from tracker import __version__
-from tracker.config import DEFAULTS_NAME, Config, load_config
+from tracker.config import load_config
 from tracker.errors import InitError
+from tracker.settings import DEFAULTS_NAME, Config
 from tracker.shipped import shipped_dir
 
 CONFIG_NAME = "tracker.toml"

@@ -16,9 +16,10 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tracker.store import Store
+if TYPE_CHECKING:
+    from tracker.store import Store
 
 CONTROLS = ("new_control", "expanded_control")
 MODIFIERS = ("suspension", "lift", "reinstatement")
@@ -125,6 +126,7 @@ def status(
     """What applies on `as_of`: one row per (jurisdiction, measure, mineral), ordered by
     jurisdiction and announcement, filtered by minerals (canonical ids, groups already expanded by
     the caller), jurisdictions and measures (document numbers)."""
+    fill_if_missing(store)
     day = as_of.isoformat()
     sql = (
         "SELECT jurisdiction, measure, mineral, state, since, until, changed_by, event_id FROM measure_states"
@@ -192,6 +194,18 @@ def refresh_states(
         )
         written += _write_states(conn, cursor)
     return written
+
+
+def fill_if_missing(store: Store) -> None:
+    """Derive the stored states of a database that has control events but no states yet (one
+    created before the states were stored): a cheap look on every other call."""
+    conn = store.db.conn
+    if conn.execute("SELECT 1 FROM measure_states LIMIT 1").fetchone():
+        return
+    if not conn.execute(f"SELECT 1 FROM events WHERE action IN {CONTROLS} LIMIT 1").fetchone():
+        return
+    with store.write():
+        rebuild_all_states(conn)
 
 
 def rebuild_all_states(conn: sqlite3.Connection) -> int:

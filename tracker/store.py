@@ -1,4 +1,6 @@
-"""All SQL that writes: the schema (versioned migrations) and the document, run and cache tables."""
+"""The database: opening it (migrations from tracker.schema, errors in one line), transactions, and
+the tables of documents, runs, caches, pending texts and list versions. Events, states and alerts
+keep their SQL in their own modules for now (tracker.events, tracker.state, tracker.alerts)."""
 
 from __future__ import annotations
 
@@ -766,19 +768,6 @@ class Store:
         }
 
     # --- list versions -------------------------------------------------------------------------
-
-    def latest_list_version(self, source: str, url: str) -> dict[str, Any] | None:
-        """The newest stored version of the list at `url`."""
-        rows = list(
-            self.db.query(
-                "SELECT * FROM list_versions WHERE source = ? AND url = ? ORDER BY id DESC LIMIT 1",
-                [source, url],
-            )
-        )
-        if not rows:
-            return None
-        rows[0]["items"] = json.loads(rows[0]["items"])
-        return rows[0]
 
     def list_versions(self, source: str | None = None) -> list[dict[str, Any]]:
         """Every stored list version, oldest first."""

@@ -292,14 +292,6 @@ class Scan:
                     break
         return [tid for _, tid in sorted(found)]
 
-    def keyword_in(self, kid: int, where: str) -> bool:
-        """Whether a keyword was found in 'title', 'text' or 'any'."""
-        if where == "title":
-            return kid in self.title_keywords
-        if where == "text":
-            return kid in self.text_keywords
-        return kid in self.title_keywords or kid in self.text_keywords
-
 
 _FORMULA_MARK = re.compile(r"[a-z0-9]")
 _TOKEN = re.compile(r"[A-Za-z0-9]+")

@@ -18,8 +18,9 @@ from typing import Any
 import click
 
 from tracker import __version__
-from tracker.config import Config, load_config
+from tracker.config import load_config
 from tracker.errors import InputError, TrackerError
+from tracker.settings import Config
 
 EXIT_FAILED = 1  # a source failed
 EXIT_USAGE = 2  # bad config, bad input, unknown name

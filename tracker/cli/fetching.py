@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 import click
 
 from tracker.cli import EXIT_FAILED, Context, cli, clip, parse_date, stoppable, wide_option
-from tracker.config import Config
 from tracker.events import Classifier
 from tracker.models import RunStats
 from tracker.render import last_cell, table_columns
 from tracker.safe import terminal
+from tracker.settings import Config
 from tracker.wording import plural
 
 if TYPE_CHECKING:

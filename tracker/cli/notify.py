@@ -90,7 +90,7 @@ def digest(
     since_day = parse_date(since, option="--since", today=local_today(config, now))
     recipients = recipients_for(config, to)
     if not recipients:
-        from tracker.config import Recipient
+        from tracker.settings import Recipient
 
         recipients = [Recipient(email="preview@localhost", name="preview")]
     rendered, _ = preview(config, recipients[0], now, since=since_day.isoformat() if since_day else None)

@@ -29,7 +29,7 @@ def rules_check(obj: Context) -> None:
 
     Example: tracker --rules ./rules rules check
     """
-    from tracker.rules import check_rules, rule_files
+    from tracker.rulefile import check_rules, rule_files
 
     ruleset, problems = check_rules(obj.rules_path, sources=list(obj.config.sources))
     for p in problems:
@@ -56,7 +56,7 @@ def rules_test(obj: Context, only: tuple[str, ...]) -> None:
 
     Example: tracker rules test --rule cn-mofcom-suspension
     """
-    from tracker.rules import load_rules, run_tests
+    from tracker.rulefile import load_rules, run_tests
 
     results = run_tests(load_rules(obj.rules_path), only)
     for r in results:
@@ -90,7 +90,7 @@ def rules_explain(obj: Context, doc_id: int | None, file: str | None, source: st
     Example: tracker rules explain --text saved/2025-70.html --source mofcom
     """
     from tracker.explain import explain_file, explain_stored
-    from tracker.rules import load_rules
+    from tracker.rulefile import load_rules
 
     if (doc_id is None) == (file is None):
         raise click.UsageError("give a DOC_ID, or --text FILE --source S")

@@ -9,12 +9,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from tracker.config import Config, Recipient, load_config
+from tracker.config import load_config
 from tracker.demo.standins import LiveSites
 from tracker.digest import prepare
 from tracker.events import event_rows
 from tracker.fetch import fetch
 from tracker.models import RunStats
+from tracker.settings import Config, Recipient
 from tracker.state import Status, status
 from tracker.store import Store
 

@@ -1,6 +1,18 @@
 """Source kinds, one module each; every kind registers itself under its `kind` string."""
 
-from tracker.sources import federalregister, feeds, htmllist, mofcom, usgs  # noqa: F401
-from tracker.sources.base import KINDS, Item, ListSource, Page, SourceKind, get_kind
+import difflib
+
+from tracker.sources import federalregister, feeds, htmllist, mofcom, usgs  # noqa: F401  (register)
+from tracker.sources.base import KINDS, Item, ListSource, Page, SourceKind
 
 __all__ = ["KINDS", "Item", "ListSource", "Page", "SourceKind", "get_kind"]
+
+
+def get_kind(name: str) -> type[SourceKind]:
+    """The source kind registered as `name`; KeyError with the known kinds otherwise."""
+    try:
+        return KINDS[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(KINDS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise KeyError(f"unknown source kind {name!r}{hint}; kinds: {', '.join(sorted(KINDS))}") from None

@@ -12,7 +12,6 @@ from urllib.parse import urldefrag
 
 from tracker import __version__
 from tracker.errors import (
-    ConfigError,
     FetchError,
     InputError,
     Interrupted,
@@ -25,7 +24,7 @@ from tracker.models import Document, RunStats, sha256
 from tracker.textutil import refused_dates, web_url
 
 if TYPE_CHECKING:
-    from tracker.config import SourceConfig
+    from tracker.settings import SourceConfig
     from tracker.store import Store
 
 log = logging.getLogger(__name__)
@@ -440,23 +439,3 @@ PAGE_REPEATED = "a later page repeats one read before (the site ignores the page
 def _page_key(url: str) -> str:
     """A page's URL without its fragment: '#top' is the same page."""
     return urldefrag(url)[0]
-
-
-def get_kind(name: str) -> type[SourceKind]:
-    """The source kind registered as `name`; KeyError with the known kinds otherwise."""
-    from tracker import sources  # noqa: F401  (registers the built-in kinds)
-
-    try:
-        return KINDS[name]
-    except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(KINDS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise KeyError(f"unknown source kind {name!r}{hint}; kinds: {', '.join(sorted(KINDS))}") from None
-
-
-def require(condition: bool, message: str, file: str, key: str) -> None:
-    """Raise ConfigError(message) at file:key unless `condition`."""
-    if not condition:
-        raise ConfigError(message, file=file, key=key)

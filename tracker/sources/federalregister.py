@@ -19,7 +19,7 @@ from tracker.textutil import collapse, decode_bytes, issue_date, load_json, pres
 from tracker.wording import plural
 
 if TYPE_CHECKING:
-    from tracker.config import SourceConfig
+    from tracker.settings import SourceConfig
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from tracker.textutil import (
 )
 
 if TYPE_CHECKING:
-    from tracker.config import SourceConfig
+    from tracker.settings import SourceConfig
 
 _FR_LINK = re.compile(r"federalregister\.gov/(?:documents|d)/(?:\d{4}/\d{2}/\d{2}/)?(\d{4}-\d{4,6})\b")
 _WP_FOOTER = re.compile(r"\n?The post .{1,400}? appeared first on .{1,200}?\.?\s*$", re.S)

@@ -23,7 +23,7 @@ NOT_A_NOTICE = "html-list item(s) rejected: no link to this site's pages (naviga
 UNDATED = "html-list item(s) rejected: no element where the `date` selector points"
 
 if TYPE_CHECKING:
-    from tracker.config import SourceConfig
+    from tracker.settings import SourceConfig
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from tracker.textutil import (
 )
 
 if TYPE_CHECKING:
-    from tracker.config import SourceConfig
     from tracker.http import HttpClient
+    from tracker.settings import SourceConfig
     from tracker.store import Store
 
 _LIST_DATE = re.compile(r"(?:19|20)\d{2}[-/.年]\s*\d{1,2}[-/.月]\s*\d{1,2}")

@@ -18,8 +18,8 @@ from tracker.sources.federalregister import FederalRegisterSettings, FederalRegi
 from tracker.textutil import collapse, decode_bytes, element_text, find_date, soup
 
 if TYPE_CHECKING:
-    from tracker.config import SourceConfig
     from tracker.http import HttpClient
+    from tracker.settings import SourceConfig
     from tracker.store import Store
 
 _NUMBER_WORDS = {
