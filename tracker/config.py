@@ -1,4 +1,5 @@
-"""Configuration: `tracker.toml` parsed once into frozen dataclasses; every error names file and key."""
+"""Configuration: `tracker.toml` parsed once into the frozen dataclasses of tracker.settings; every
+error names file and key."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from tracker.settings import (
     Recipient,
     SmtpSettings,
     SourceConfig,
+    known_timezone,
     url_origin,
 )
 from tracker.sources import get_kind
@@ -285,12 +287,8 @@ def _check_allowed_host(entry: str, file: str, key: str) -> None:
 
 
 def _check_timezone(tz: str, file: str) -> None:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown time zone {tz!r}", file=file, key="timezone") from None
+    if not known_timezone(tz):
+        raise ConfigError(f"unknown time zone {tz!r}", file=file, key="timezone")
 
 
 def _check_keys(table: Mapping[str, Any], allowed: set[str], file: str, prefix: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,6 +22,7 @@ from tracker.patterns import DOCUMENT_BUDGET, budget
 from tracker.rules import CONTROL_ACTIONS, DocView, Draft, RuleSet
 from tracker.state import measure_keys, refresh_states
 from tracker.store import Store, now_iso
+from tracker.textutil import norm_title
 
 SEVERITY_ORDER = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 COMPARED = (
@@ -39,11 +39,6 @@ COMPARED = (
     "rule",
     "severity",
 )
-
-
-def norm_title(title: str) -> str:
-    """Lowercase words only, for matching one action's titles across sources."""
-    return " ".join(re.findall(r"[a-z0-9]+", title.lower().replace("’", "'").replace("'", "")))
 
 
 def identity(row: dict[str, Any]) -> str:

@@ -78,42 +78,35 @@ def _bounded(sock: socket.socket, call: Callable[..., T], *args: Any, **kwargs: 
     return deadline.run(sock, call, *args, **kwargs)
 
 
-class _Socket(socket.socket):
+class _Bounded(socket.socket):
+    """Reads and writes that end by the send's deadline; for plain and TLS sockets alike (an
+    SSLSocket is a socket: in _TLSSocket, super() here is SSLSocket's)."""
+
+    def recv(self, *args: Any, **kwargs: Any) -> bytes:
+        return _bounded(self, super().recv, *args, **kwargs)
+
+    def recv_into(self, *args: Any, **kwargs: Any) -> int:
+        return _bounded(self, super().recv_into, *args, **kwargs)
+
+    def send(self, *args: Any, **kwargs: Any) -> int:
+        return _bounded(self, super().send, *args, **kwargs)
+
+    def sendall(self, *args: Any, **kwargs: Any) -> None:
+        _bounded(self, super().sendall, *args, **kwargs)
+
+
+class _Socket(_Bounded, socket.socket):
     """A TCP socket whose every operation ends by the send's deadline."""
 
     def connect(self, *args: Any, **kwargs: Any) -> None:
         _bounded(self, super().connect, *args, **kwargs)
 
-    def recv(self, *args: Any, **kwargs: Any) -> bytes:
-        return _bounded(self, super().recv, *args, **kwargs)
 
-    def recv_into(self, *args: Any, **kwargs: Any) -> int:
-        return _bounded(self, super().recv_into, *args, **kwargs)
-
-    def send(self, *args: Any, **kwargs: Any) -> int:
-        return _bounded(self, super().send, *args, **kwargs)
-
-    def sendall(self, *args: Any, **kwargs: Any) -> None:
-        _bounded(self, super().sendall, *args, **kwargs)
-
-
-class _TLSSocket(ssl.SSLSocket):
+class _TLSSocket(_Bounded, ssl.SSLSocket):
     """The same over TLS (STARTTLS or implicit), the handshake included."""
 
     def do_handshake(self, *args: Any, **kwargs: Any) -> None:
         _bounded(self, super().do_handshake, *args, **kwargs)
-
-    def recv(self, *args: Any, **kwargs: Any) -> bytes:
-        return _bounded(self, super().recv, *args, **kwargs)
-
-    def recv_into(self, *args: Any, **kwargs: Any) -> int:
-        return _bounded(self, super().recv_into, *args, **kwargs)
-
-    def send(self, *args: Any, **kwargs: Any) -> int:
-        return _bounded(self, super().send, *args, **kwargs)
-
-    def sendall(self, *args: Any, **kwargs: Any) -> None:
-        _bounded(self, super().sendall, *args, **kwargs)
 
 
 def _open(host: str, port: int, source_address: Any) -> socket.socket:

@@ -1,7 +1,9 @@
 """Rule files: parsing and validation with file:line errors, and the embedded examples.
 
 Nothing in a rule file is ever evaluated as code: keywords are literals, patterns are regular
-expressions compiled with `re`, everything else is checked against fixed vocabularies."""
+expressions compiled by tracker.patterns (the `regex` engine, run with a time limit; one that
+backtracks catastrophically on short probes is refused), everything else is checked against fixed
+vocabularies."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ render time, whatever the database holds."""
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+
+from tracker.textutil import web_url
 
 REPLACEMENT = "\ufffd"
 
@@ -46,13 +47,7 @@ def terminal(text: str, *, lines: bool = False) -> str:
 
 def http_url(url: str | None) -> bool:
     """True for an absolute http(s) URL without control characters: the only URLs made links."""
-    if not url or _CONTROL.search(url) or url != url.strip():
-        return False
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+    return url is not None and web_url(url) == url  # the rule a stored URL passed at ingest
 
 
 def link_url(url: str | None) -> str | None:

@@ -211,3 +211,14 @@ TOP_LEVEL_KEYS = {
     "recipients",
 }
 SEVERITIES = ("info", "low", "medium", "high", "critical")
+
+
+def known_timezone(name: str) -> bool:
+    """True for a time zone name the tz database knows ('Asia/Shanghai', 'UTC')."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

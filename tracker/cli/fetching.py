@@ -1,4 +1,4 @@
-"""Commands that read sources: fetch, backfill, ingest, sources, demo."""
+"""Commands that read sources: fetch, backfill, ingest, check, sources, demo."""
 
 from __future__ import annotations
 

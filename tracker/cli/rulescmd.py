@@ -1,4 +1,4 @@
-"""Commands over the rules: rules check / test / eval, and reclassify."""
+"""Commands over the rules: rules check / test / eval / explain, and reclassify."""
 
 from __future__ import annotations
 

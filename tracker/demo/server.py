@@ -4,7 +4,7 @@
 `.json` as JSON, `.txt` as plain text; a query string is ignored when choosing the file; a folder
 holding `index.xml` (a WordPress feed URL such as /presidential-actions/feed/) serves it. ETag and Last-Modified are
 sent and a matching conditional GET gets 304. `aliases` maps a URL path to a file and can be
-changed while serving (the demo swaps the USGS list from its 2018 to its 2022 version). `routes`
+changed while serving (`tracker rules eval` swaps the USGS list from its 2018 to its 2022 version). `routes`
 answer dynamic endpoints (see `tracker.demo.standins`).
 """
 

@@ -19,7 +19,9 @@ from tracker.textutil import collapse, decode_bytes, issue_date, load_json, pres
 from tracker.wording import plural
 
 if TYPE_CHECKING:
+    from tracker.http import HttpClient
     from tracker.settings import SourceConfig
+    from tracker.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -134,12 +136,19 @@ class FederalRegisterSource(ListSource):
                 key=f"sources.{config.name}.max_texts",
             )
 
-    def run(self, stats: RunStats, *, mode: str, until: date | None, progress: Progress | None) -> None:
+    def __init__(self, config: SourceConfig, http: HttpClient | None, store: Store):
+        super().__init__(config, http, store)
+        self._new_run()
+
+    def _new_run(self) -> None:
         self.texts_read = 0
         self.texts_refused = 0
         self.texts_missing = 0
         self._pending: dict[str, str] = {}  # document URL -> raw_text_url still to read
         self._tried: set[str] = set()  # raw_text_urls asked for in this run (not again until the next)
+
+    def run(self, stats: RunStats, *, mode: str, until: date | None, progress: Progress | None) -> None:
+        self._new_run()
         super().run(stats, mode=mode, until=until, progress=progress)
         if mode != "check" and self.settings.full_text:
             self.retry_texts(stats)
@@ -282,7 +291,7 @@ class FederalRegisterSource(ListSource):
         return text
 
     def after_store(self, doc: Document, doc_id: int, outcome: str) -> None:
-        raw_url = self._pending.pop(doc.url, None) if hasattr(self, "_pending") else None
+        raw_url = self._pending.pop(doc.url, None)
         if raw_url:
             self.store.add_pending_text(self.name, raw_url, doc_id)
         elif doc.meta.get("full_text"):

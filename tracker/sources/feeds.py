@@ -16,6 +16,7 @@ from bs4 import Tag
 from tracker.errors import ConfigError, ParseError
 from tracker.http import Response
 from tracker.models import Document, guid_key, sha256
+from tracker.settings import known_timezone
 from tracker.sources.base import UNSAFE_LINK, Item, ListSource, Page
 from tracker.textutil import (
     collapse,
@@ -206,15 +207,8 @@ class WordPressRssSource(RssSource):
     @classmethod
     def validate(cls, config: SourceConfig, file: str) -> None:
         tz = config.settings.timezone
-        if tz:
-            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-            try:
-                ZoneInfo(tz)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ConfigError(
-                    f"unknown time zone {tz!r}", file=file, key=f"sources.{config.name}.timezone"
-                ) from None
+        if tz and not known_timezone(tz):
+            raise ConfigError(f"unknown time zone {tz!r}", file=file, key=f"sources.{config.name}.timezone")
 
     def clean_body(self, text: str, title: str) -> str:
         text = _WP_FOOTER.sub("", text).strip()
