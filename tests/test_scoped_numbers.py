@@ -16,8 +16,8 @@ from tests.conftest import make_config
 from tracker.demo.server import SiteServer, site_root
 from tracker.fetch import fetch
 from tracker.models import Document, RunStats, sha256
-from tracker.schema import migrations
 from tracker.store import Store
+from tracker.store.migrations import migrations
 
 RULES = Path(__file__).parent.parent / "rules"
 

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from tracker.cli import cli
 from tracker.models import Document, sha256
-from tracker.schema import fts_text, migrations
 from tracker.store import Store
+from tracker.store.migrations import fts_text, migrations
 from tracker.timeline import fts_query
 
 TITLE = "Framework for Securing the Supply of Critical Minerals and Rare Earths"

@@ -17,7 +17,8 @@ from typing import Any
 
 from tracker.dates import DATE_FORMS, parse_when  # noqa: F401  (their home was here: still importable)
 from tracker.errors import InputError
-from tracker.store import Store, fts_text
+from tracker.store import Store
+from tracker.store.migrations import fts_text
 from tracker.vocab import Vocabulary
 
 FIELDS = (

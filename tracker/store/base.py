@@ -1,0 +1,270 @@
+"""The database file and its connection: opening (migrations from tracker.store.migrations, errors
+in one line), transactions, and the base every group of tables builds on."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Self
+
+import sqlite_utils
+
+from tracker.errors import MissingDatabaseError, StoreError
+from tracker.store.migrations import migrations
+
+
+def now_iso() -> str:
+    """Current UTC time, ISO 8601 with offset, to the second."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+# What SQLite says about the database file itself, as (error name prefix, what, what to do); the
+# first matching prefix wins. Anything else (a constraint, a syntax error) is a bug, not the file.
+_PERMISSIONS = "check the permissions of the file and of its folder, or use --db"
+_RESTORE = "restore it from a backup, or use --db for another file"
+_FOLDER = "make its folder writable, or use --db"
+_WAL = "SQLite writes -wal and -shm files beside it: " + _FOLDER
+_FULL = "free space on its disk, then run the command again (the failed change was undone)"
+_LATER = "another process kept it busy for 30 seconds: run the command again later"
+_FILE_ERRORS = (
+    ("SQLITE_READONLY_DIRECTORY", "its folder is read-only", _WAL),
+    ("SQLITE_READONLY", "the database is read-only", _PERMISSIONS),
+    ("SQLITE_CANTOPEN", "cannot open the database file", "check that it is readable and " + _FOLDER),
+    ("SQLITE_PERM", "permission denied", _PERMISSIONS),
+    ("SQLITE_FULL", "disk full", _FULL),
+    ("SQLITE_NOTADB", "not a tracker database or corrupt", _RESTORE),
+    ("SQLITE_CORRUPT", "not a tracker database or corrupt", _RESTORE),
+    ("SQLITE_IOERR", "input/output error", "check the disk (full? failing?), then run the command again"),
+    ("SQLITE_BUSY", "the database is locked", _LATER),
+    ("SQLITE_LOCKED", "the database is locked", _LATER),
+)
+# errors that pass with time: _setup retries them, and Store.write leaves them as they are
+_TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED")
+
+
+def database_error(path: str | Path, exc: BaseException) -> StoreError | None:
+    """The one-line StoreError, with what to do, for an error SQLite reports about the database
+    file (read-only, disk full, corrupt, not a database, I/O, locked); None for any other error."""
+    code = getattr(exc, "sqlite_errorname", None) or ""
+    for prefix, what, hint in _FILE_ERRORS:
+        if code.startswith(prefix):
+            detail = f" ({exc})" if prefix in ("SQLITE_NOTADB", "SQLITE_CORRUPT", "SQLITE_IOERR") else ""
+            return StoreError(f"{path}: {what}{detail}: {hint}")
+    return None
+
+
+def require_database(path: str | Path) -> None:
+    """A MissingDatabaseError unless the database file `path` exists: what every command that only
+    reads checks first, so that a mistyped --db is an error rather than a new, empty database."""
+    file = Path(path)
+    if str(path) == ":memory:" or file.exists():
+        return
+    if file.parent and not file.parent.exists():
+        raise MissingDatabaseError(
+            f"{file}: folder {file.parent} does not exist: check --db or [database] path"
+        )
+    raise MissingDatabaseError(f"{path}: no such database (fetch creates one; check --db or [database] path)")
+
+
+def _empty_file(path: Path) -> bool:
+    """True for a file of 0 bytes (with no write-ahead log holding its content)."""
+    try:
+        if path.stat().st_size:
+            return False
+        wal = Path(f"{path}-wal")
+        return not (wal.exists() and wal.stat().st_size)
+    except OSError:
+        return False
+
+
+class Database:
+    """A connection to the tracker database. Open one per thread; every write is atomic.
+
+    A missing file becomes a new database (built beside it and moved into place whole), unless
+    `create` is false: then it is a MissingDatabaseError, as a reader wants for a mistyped path. An
+    existing file must be a tracker database: a 0-byte file, or another program's SQLite file, is
+    refused rather than silently taken for an empty tracker."""
+
+    def __init__(self, path: str | Path, *, create: bool = True):
+        self.path = Path(path)
+        if str(path) == ":memory:":  # a scratch database (tracker check): no file to look at
+            self.db = self._connect(self.path)
+            return
+        if not create:
+            require_database(path)
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                raise StoreError(f"{self.path}: folder {self.path.parent} does not exist")
+            is_dir, exists = self.path.is_dir(), self.path.exists()
+        except OSError as exc:  # a folder on the way that cannot be read
+            raise StoreError(
+                f"{self.path}: cannot look at the database file: {exc.strerror or exc}: check the "
+                "permissions of its folder, or use --db with a full path"
+            ) from None
+        if is_dir:
+            raise StoreError(f"{self.path}: is a folder, not a database file: use --db FILE")
+        if not exists:
+            self._create()
+        elif _empty_file(self.path):
+            raise StoreError(
+                f"{self.path}: the file is empty (0 bytes), not a tracker database: if it should hold "
+                "your data, restore it from a backup; to start a new database, delete it or use --db "
+                "for a file that does not exist yet"
+            )
+        self.db = self._connect(self.path)
+
+    def _connect(self, path: Path) -> sqlite_utils.Database:
+        """`path` opened, in WAL mode and migrated; errors name self.path (the file the user gave)."""
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(str(path), timeout=30)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._setup()
+            return self.db
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                error = database_error(self.path, exc)
+                raise error or StoreError(f"{self.path}: cannot open database: {exc}") from None
+            raise
+
+    def _create(self) -> None:
+        """Build a new database under a temporary name and link it into place, so that the file
+        appears whole: no process sees it half made, and a 0-byte file is never one of ours."""
+        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.new")
+        try:
+            try:
+                tmp.touch(exist_ok=False)
+            except OSError as exc:
+                raise StoreError(
+                    f"{self.path}: cannot create the database: {exc.strerror or exc}: "
+                    "make its folder writable, or use --db"
+                ) from None
+            db = self._connect(tmp)
+            try:
+                # everything into the file itself: the link below takes neither -wal nor -shm
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                db.close()
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass  # another process created it first: open theirs
+            except OSError:  # a filesystem without hard links
+                if not self.path.exists():
+                    os.replace(tmp, self.path)
+        finally:
+            for leftover in ("", "-wal", "-shm", "-journal"):
+                Path(f"{tmp}{leftover}").unlink(missing_ok=True)
+
+    def _setup(self) -> None:
+        # Switching to WAL and migrating need the write lock; another process opening the same
+        # file at the same moment makes SQLite answer 'locked' at once, so wait and retry.
+        for attempt in range(100):
+            try:
+                pending = migrations.pending(self.db)
+                if pending and not migrations.applied(self.db) and (foreign := self._foreign_tables()):
+                    # checked before anything is written: another program's file stays as it was
+                    raise StoreError(
+                        f"{self.path}: not a tracker database (a SQLite database of another program, "
+                        f"with tables such as {foreign[0]!r}): use --db for the tracker's database file"
+                    )
+                if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self.db.execute("PRAGMA journal_mode = wal")
+                if pending:
+                    with self.write():
+                        migrations.apply(self.db)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05)
+
+    def _foreign_tables(self) -> list[str]:
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                " AND name != ? ORDER BY name",
+                [migrations.migrations_table],
+            )
+        ]
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """A write transaction, all or nothing. BEGIN IMMEDIATE takes the write lock up front, so
+        concurrent writers wait (busy_timeout) instead of failing on a stale read snapshot. A
+        read-only, full or corrupt database raises StoreError (database_error), after the rollback."""
+        try:
+            with self._transaction():
+                yield
+        except sqlite3.DatabaseError as exc:
+            code = getattr(exc, "sqlite_errorname", None) or ""
+            error = None if code.startswith(_TRANSIENT) else database_error(self.path, exc)
+            if error is None:
+                raise
+            raise error from exc
+
+    @contextmanager
+    def rehearsal(self) -> Iterator[None]:
+        """A transaction undone at the end, whatever happens in it: what is written inside is
+        seen inside, then forgotten (a digest preview brings the alerts up to date this way and
+        leaves the database as it was)."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            if conn.in_transaction:
+                conn.rollback()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        conn = self.db.conn
+        if conn.in_transaction:
+            name = f"sp_{secrets.token_hex(8)}"
+            conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                # SQLite may already have rolled the whole transaction back (disk full, I/O error):
+                # then there is no savepoint left, and the original error is the one to raise
+                if conn.in_transaction:
+                    conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                    conn.execute(f"RELEASE SAVEPOINT {name}")
+                raise
+            conn.execute(f"RELEASE SAVEPOINT {name}")
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.rollback()
+            raise
+        try:
+            conn.commit()
+        except sqlite3.DatabaseError:
+            if conn.in_transaction:  # a failed COMMIT (disk full) may leave the transaction open
+                conn.rollback()
+            raise
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- documents -----------------------------------------------------------------------------

@@ -1,0 +1,183 @@
+"""The tables of runs: fetch runs, each source's health, and list versions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tracker.models import ListVersion, RunStats, sha256
+from tracker.store.base import Database, now_iso
+from tracker.wording import plural
+
+
+class RunTables(Database):
+    """Fetch runs, source health and the list versions runs kept."""
+
+    def start_run(self, source: str, mode: str) -> int:
+        """Record that a run began; a crash leaves it 'running' until `close_interrupted_runs`."""
+        with self.write():
+            cur = self.db.execute(
+                "INSERT INTO fetch_runs(source, mode, started_at, status) VALUES (?, ?, ?, 'running')",
+                [source, mode, now_iso()],
+            )
+        return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, stats: RunStats) -> None:
+        """Close a run and update the source's health in one transaction."""
+        now = now_iso()
+        error = stats.error
+        if stats.item_errors and not error:
+            error = f"{plural(len(stats.item_errors), 'item')} failed: " + "; ".join(stats.item_errors[:3])
+        with self.write():
+            self.db.execute(
+                """UPDATE fetch_runs SET finished_at = ?, status = ?, http_status = ?, items_seen = ?,
+                       new_documents = ?, updated_documents = ?, pages = ?, requests = ?, not_modified = ?,
+                       error = ?, notes = ? WHERE id = ?""",
+                [
+                    now,
+                    stats.status,
+                    stats.http_status,
+                    stats.items_seen,
+                    stats.new_documents,
+                    stats.updated_documents,
+                    stats.pages,
+                    stats.requests,
+                    stats.not_modified,
+                    error,
+                    "; ".join(stats.notes) or None,
+                    run_id,
+                ],
+            )
+            self.db.execute("INSERT OR IGNORE INTO source_state(source) VALUES (?)", [stats.source])
+            if stats.status == "interrupted":  # not the source's fault: health is untouched
+                self.db.execute(
+                    "UPDATE source_state SET last_run_at = ?, incomplete = 1 WHERE source = ?",
+                    [now, stats.source],
+                )
+            elif stats.ok:
+                self.db.execute(
+                    """UPDATE source_state SET last_run_at = ?, last_success = ?, consecutive_failures = 0, incomplete = 0,
+                           last_items_seen = CASE WHEN ? THEN last_items_seen ELSE ? END,
+                           max_items_seen = MAX(max_items_seen, ?) WHERE source = ?""",
+                    [
+                        now,
+                        now,
+                        stats.not_modified and not stats.items_seen,
+                        stats.items_seen,
+                        stats.items_seen,
+                        stats.source,
+                    ],
+                )
+            else:
+                self.db.execute(
+                    """UPDATE source_state SET last_run_at = ?, last_error = ?, last_error_at = ?, incomplete = 1,
+                           consecutive_failures = consecutive_failures + 1, last_items_seen = ?,
+                           max_items_seen = MAX(max_items_seen, ?) WHERE source = ?""",
+                    [now, error, now, stats.items_seen, stats.items_seen, stats.source],
+                )
+
+    def close_interrupted_runs(self, sources: list[str] | None = None) -> int:
+        """Mark runs a crash left 'running' as 'interrupted' (their sources resume next time); only
+        those of `sources` when given, so a run going on in another thread is left alone."""
+        cond, params = "status = 'running'", []
+        if sources:
+            cond += f" AND source IN ({','.join('?' * len(sources))})"
+            params = list(sources)
+        with self.write():
+            self.db.execute(
+                f"INSERT OR IGNORE INTO source_state(source) SELECT DISTINCT source FROM fetch_runs WHERE {cond}",
+                params,
+            )
+            self.db.execute(
+                f"UPDATE source_state SET incomplete = 1 WHERE source IN (SELECT source FROM fetch_runs WHERE {cond})",
+                params,
+            )
+            cur = self.db.execute(
+                f"UPDATE fetch_runs SET status = 'interrupted', finished_at = ? WHERE {cond}",
+                [now_iso(), *params],
+            )
+        return cur.rowcount
+
+    def source_state(self, source: str) -> dict[str, Any] | None:
+        """The health row of one source, if it ever ran."""
+        rows = list(self.db.query("SELECT * FROM source_state WHERE source = ?", [source]))
+        return rows[0] if rows else None
+
+    def runs(self, source: str | None = None) -> list[dict[str, Any]]:
+        """Fetch runs, newest first."""
+        if source:
+            return list(self.db.query("SELECT * FROM fetch_runs WHERE source = ? ORDER BY id DESC", [source]))
+        return list(self.db.query("SELECT * FROM fetch_runs ORDER BY id DESC"))
+
+    def document_counts(self) -> dict[str, int]:
+        """Documents stored per source (a document carried by two sources counts for both)."""
+        return {
+            r["source"]: r["n"]
+            for r in self.db.query(
+                "SELECT source, COUNT(DISTINCT document_id) AS n FROM document_urls GROUP BY source"
+            )
+        }
+
+    # --- list versions -------------------------------------------------------------------------
+
+    def list_versions(self, source: str | None = None) -> list[dict[str, Any]]:
+        """Every stored list version, oldest first."""
+        sql = "SELECT * FROM list_versions" + (" WHERE source = ?" if source else "") + " ORDER BY id"
+        rows = list(self.db.query(sql, [source] if source else []))
+        for r in rows:
+            r["items"] = json.loads(r["items"])
+        return rows
+
+    def list_versions_at(self, source: str, url: str) -> int:
+        """How many list versions a source kept from one URL."""
+        return int(
+            self.db.execute(
+                "SELECT count(*) FROM list_versions WHERE source = ? AND url = ?", [source, url]
+            ).fetchone()[0]
+        )
+
+    def next_list_document(self, source: str, document_id: int) -> int | None:
+        """The document of the source's list version that follows the one of `document_id` (by date
+        of the list, then order of arrival), if any."""
+        row = self.db.execute(
+            """SELECT n.document_id FROM list_versions c JOIN list_versions n ON n.source = c.source
+               WHERE c.source = ? AND c.document_id = ? AND n.document_id IS NOT NULL
+                 AND (COALESCE(n.published, '') > COALESCE(c.published, '')
+                      OR (COALESCE(n.published, '') = COALESCE(c.published, '') AND n.id > c.id))
+               ORDER BY COALESCE(n.published, ''), n.id LIMIT 1""",
+            [source, document_id],
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def save_list_version(
+        self, source: str, url: str, document_id: int | None, lv: ListVersion, kind: str = "usgs-list"
+    ) -> bool:
+        """Store a list version unless it equals the newest one at `url`; True when it was new."""
+        items_hash = sha256("\n".join(lv.items))
+        with self.write():
+            last = self.db.execute(
+                "SELECT items_hash FROM list_versions WHERE source = ? AND url = ? ORDER BY id DESC LIMIT 1",
+                [source, url],
+            ).fetchone()
+            if last and last[0] == items_hash:
+                return False
+            self.db.execute(
+                """INSERT INTO list_versions(source, url, document_id, published, stated_count, items,
+                       items_hash, fetched_at, source_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [
+                    source,
+                    url,
+                    document_id,
+                    _iso(lv.published),
+                    lv.stated_count,
+                    json.dumps(lv.items, ensure_ascii=False),
+                    items_hash,
+                    now_iso(),
+                    kind,
+                ],
+            )
+        return True
+
+
+def _iso(d: Any) -> str | None:
+    return d.isoformat() if d is not None else None
