@@ -65,9 +65,10 @@ except ImportError:  # not installed: use the checkout this script lives in
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tracker import render
+from tracker.codes import ACTIONS, CONTROL_ACTIONS
 from tracker.config import load_config
 from tracker.demo.server import site_root
-from tracker.rules import ACTIONS, CONTROL_ACTIONS, default_rules_dir
+from tracker.rules import default_rules_dir
 from tracker.sources import get_kind
 from tracker.state import MODIFIERS, rebuild_all_states, state_on, status
 from tracker.store import Store, fts_text

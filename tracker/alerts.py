@@ -18,12 +18,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tracker.settings import SEVERITIES, Config, Recipient
+from tracker.codes import severity_rank
+from tracker.settings import Config, Recipient
 from tracker.store import Store
 from tracker.wording import plural
 
 SUBSTANCE = ("action", "effective", "expires", "minerals")
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
 def local_today(config: Config, now: datetime) -> date:
@@ -261,7 +261,7 @@ class Route:
         r = self.recipient
         if alert["kind"].startswith("health"):
             return r.health
-        if SEVERITY_RANK.get(alert["severity"], 0) < SEVERITY_RANK.get(r.min_severity, 0):
+        if severity_rank(alert["severity"]) < severity_rank(r.min_severity):
             return False
         if event is None:
             return False

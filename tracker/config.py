@@ -4,7 +4,6 @@ error names file and key."""
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import logging
 import math
 import os
@@ -19,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tracker import __version__
+from tracker.codes import SEVERITIES
 from tracker.errors import ConfigError
 from tracker.settings import (
     COMMON_SOURCE_KEYS,
@@ -26,7 +26,6 @@ from tracker.settings import (
     ENV_CONFIG,
     FETCH_LIMITS,
     MAX_INTERVAL,
-    SEVERITIES,
     SOURCE_LIMITS,
     TOP_LEVEL_KEYS,
     AlertSettings,
@@ -40,6 +39,7 @@ from tracker.settings import (
     url_origin,
 )
 from tracker.sources import get_kind
+from tracker.wording import did_you_mean
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
@@ -90,7 +90,7 @@ def _merge(base: dict[str, Any], user: dict[str, Any], file: str) -> dict[str, A
     unknown = set(user) - TOP_LEVEL_KEYS
     if unknown:
         key = sorted(unknown)[0]
-        raise ConfigError(f"unknown key{_suggest(key, TOP_LEVEL_KEYS)}", file=file, key=key)
+        raise ConfigError(f"unknown key{did_you_mean(key, TOP_LEVEL_KEYS)}", file=file, key=key)
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
     for k, v in user.items():
         if k == "sources":
@@ -178,7 +178,7 @@ def _build(data: dict[str, Any], file: str, cfg_path: Path | None, db_override: 
             else:
                 allowed = COMMON_SOURCE_KEYS | settings_fields
                 raise ConfigError(
-                    f"unknown key for kind {kind_name!r}{_suggest(key, allowed)}",
+                    f"unknown key for kind {kind_name!r}{did_you_mean(key, allowed)}",
                     file=sfile,
                     key=f"{prefix}.{key}",
                 )
@@ -294,12 +294,7 @@ def _check_timezone(tz: str, file: str) -> None:
 def _check_keys(table: Mapping[str, Any], allowed: set[str], file: str, prefix: str) -> None:
     for key in table:
         if key not in allowed:
-            raise ConfigError(f"unknown key{_suggest(key, allowed)}", file=file, key=f"{prefix}.{key}")
-
-
-def _suggest(key: str, allowed: set[str] | frozenset[str]) -> str:
-    close = difflib.get_close_matches(key, sorted(allowed), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown key{did_you_mean(key, allowed)}", file=file, key=f"{prefix}.{key}")
 
 
 _T = typing.TypeVar("_T")
@@ -311,7 +306,7 @@ def _dataclass_from(cls: type[_T], raw: Mapping[str, Any], file: str, prefix: st
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in names:
-            raise ConfigError(f"unknown key{_suggest(key, names)}", file=file, key=f"{prefix}.{key}")
+            raise ConfigError(f"unknown key{did_you_mean(key, names)}", file=file, key=f"{prefix}.{key}")
         values[key] = _coerce(value, hints[key], file, f"{prefix}.{key}")
     return cls(**values)
 

@@ -26,8 +26,9 @@ from tracker.alerts import (
     route,
     sync_alerts,
 )
+from tracker.codes import SEVERITIES
 from tracker.safe import http_url
-from tracker.settings import SEVERITIES, Config, Recipient
+from tracker.settings import Config, Recipient
 from tracker.store import Store, now_iso
 from tracker.vocab import Vocabulary, load_vocabulary
 

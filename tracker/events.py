@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from tracker.codes import CONTROL_ACTIONS, severity_rank
 from tracker.errors import PatternTimeout
 from tracker.models import SCOPED_KINDS, Document, scoped_number_key
 from tracker.patterns import DOCUMENT_BUDGET, budget
-from tracker.rules import CONTROL_ACTIONS, DocView, Draft, RuleSet
+from tracker.rules import DocView, Draft, RuleSet
 from tracker.state import measure_keys, refresh_states
 from tracker.store import Store, now_iso
 from tracker.textutil import norm_title
 
-SEVERITY_ORDER = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 COMPARED = (
     "action",
     "jurisdiction",
@@ -326,7 +326,7 @@ def _rebuild_one(store: Store, eid: str) -> tuple[str | None, set[str]]:
         "doc_number": doc_number,
         "title": title,
         "rule": first["rule"],
-        "severity": max((d["severity"] for d in drafts), key=lambda s: SEVERITY_ORDER.get(s, 0)),
+        "severity": max((d["severity"] for d in drafts), key=severity_rank),
         "trigger": next((d["trigger"] for d in drafts if d["trigger"]), ""),
     }
     lists = {k: _union(d[k] for d in drafts) for k in ("minerals", "items", "targets", "refers_to")}

@@ -7,7 +7,6 @@ vocabularies."""
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -16,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from tracker import patterns
+from tracker.codes import ACTIONS, SEVERITIES
 from tracker.errors import InputError
 from tracker.patterns import Pattern
 from tracker.rules import (
-    ACTIONS,
     REF_EXTRACTORS,
-    SEVERITIES,
     VOCAB_FILES,
     Cond,
     DateSpec,
@@ -34,6 +32,7 @@ from tracker.rules import (
 )
 from tracker.textutil import detect_language
 from tracker.vocab import Vocabulary, load_vocabulary
+from tracker.wording import did_you_mean
 from tracker.yamlfile import LDict, RuleFileError, line_of, load_yaml
 
 # every key a rule file may use, by where it appears (rules/README.md documents each: a test compares)
@@ -158,8 +157,7 @@ class _Parser:
         ok = True
         for key in m:
             if key not in allowed:
-                close = difflib.get_close_matches(key, sorted(allowed), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(key, allowed)
                 self.err(m.line_of(key), f"unknown key {key!r} in {what}{hint}")
                 ok = False
         return ok
@@ -315,8 +313,7 @@ class _Parser:
             return names
         for name in names:
             if name not in configured:
-                close = difflib.get_close_matches(name, configured, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(name, configured)
                 known = ", ".join(configured) or "none"
                 self.err(
                     line_of(name, match.line_of("sources")),
@@ -433,10 +430,7 @@ class _Parser:
                 for mid in self.strings(expect.get("minerals"), expect.line_of("minerals"), "minerals"):
                     term = self.vocab.terms.get(mid)
                     if term is None or term.type not in ("mineral", "group"):
-                        close = difflib.get_close_matches(
-                            mid, [t.id for t in self.vocab.of_type("mineral", "group")], n=1
-                        )
-                        hint = f" (did you mean {close[0]!r}?)" if close else ""
+                        hint = did_you_mean(mid, [t.id for t in self.vocab.of_type("mineral", "group")])
                         self.err(
                             line_of(mid, expect.line_of("minerals")),
                             f"rule {rid!r}: unknown mineral id {mid!r}{hint}",
@@ -496,8 +490,7 @@ def run_tests(ruleset: RuleSet, only: Sequence[str] = ()) -> list[TestResult]:
     ids = [r.id for r in ruleset.rules]
     for rid in only:
         if rid not in ids:
-            close = difflib.get_close_matches(rid, ids, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(rid, ids)
             where = f" in {ruleset.folder}" if ruleset.folder is not None else ""
             raise InputError(f"no rule {rid!r}{where}{hint}")
     results = []

@@ -17,21 +17,6 @@ from tracker.patterns import Pattern
 from tracker.textutil import find_date
 from tracker.vocab import Matcher, Scan, Vocabulary, sentence_bounds
 
-ACTIONS = (
-    "new_control",
-    "expanded_control",
-    "suspension",
-    "lift",
-    "reinstatement",
-    "list_addition",
-    "list_removal",
-    "executive_action",
-    "agreement",
-    "funding",
-    "other",
-)
-CONTROL_ACTIONS = ("new_control", "expanded_control")
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 VOCAB_FILES = ("minerals.yaml", "countries.yaml")
 REF_EXTRACTORS = ("mofcom-announcements", "executive-orders", "fr-documents")
 

@@ -5,7 +5,6 @@ nothing of the tracker but its version and errors, so every stage may import it.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +13,7 @@ from urllib.parse import urlsplit
 
 from tracker import __version__
 from tracker.errors import UnknownSourceError
+from tracker.wording import did_you_mean
 
 DEFAULTS_NAME = "defaults.toml"
 ENV_CONFIG = "TRACKER_CONFIG"
@@ -190,8 +190,7 @@ class Config:
     def source(self, name: str) -> SourceConfig:
         """The source called `name`, or an UnknownSourceError suggesting the closest names."""
         if name not in self.sources:
-            close = difflib.get_close_matches(name, list(self.sources), n=3)
-            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+            hint = did_you_mean(name, self.sources, n=3)
             known = ", ".join(sorted(self.sources)) or "none"
             raise UnknownSourceError(f"unknown source {name!r}{hint}; configured: {known}")
         return self.sources[name]
@@ -210,7 +209,6 @@ TOP_LEVEL_KEYS = {
     "smtp",
     "recipients",
 }
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
 def known_timezone(name: str) -> bool:

@@ -18,11 +18,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from tracker.codes import CONTROL_ACTIONS, MODIFIER_ACTIONS
+
 if TYPE_CHECKING:
     from tracker.store import Store
 
-CONTROLS = ("new_control", "expanded_control")
-MODIFIERS = ("suspension", "lift", "reinstatement")
+CONTROLS = CONTROL_ACTIONS
+MODIFIERS = MODIFIER_ACTIONS
 OPEN_END = "9999-12-31"  # valid_to of an interval that has not ended
 CHUNK = 500  # ids per IN (...) list: far below SQLite's limit on bound parameters
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import ahocorasick_rs
 
+from tracker.wording import did_you_mean
 from tracker.yamlfile import LDict, RuleFileError, line_of, load_yaml
 
 LANGS = ("en", "zh", "ja")
@@ -163,8 +164,7 @@ def _add_term(
         raise RuleFileError(path, line, f"{tid}: expected a mapping (name, en, zh, ja, ...)")
     for key in entry:
         if key not in _ENTRY_KEYS:
-            close = difflib.get_close_matches(key, sorted(_ENTRY_KEYS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(key, _ENTRY_KEYS)
             raise RuleFileError(path, entry.line_of(key), f"{tid}: unknown key {key!r}{hint}")
     if not isinstance(entry.get("name"), str):
         raise RuleFileError(path, entry.line, f"{tid}: 'name' is required")
@@ -244,8 +244,7 @@ def _load_countries(vocab: Vocabulary, path: Path) -> None:
             raise RuleFileError(path, table.line_of(code), f"{code}: expected a mapping (name, en, zh, ja)")
         for key in entry:
             if key not in _COUNTRY_KEYS:
-                close = difflib.get_close_matches(key, sorted(_COUNTRY_KEYS), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = did_you_mean(key, _COUNTRY_KEYS)
                 raise RuleFileError(path, entry.line_of(key), f"{code}: unknown key {key!r}{hint}")
         for lang in LANGS:
             values = entry.get(lang) or []

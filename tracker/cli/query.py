@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from tracker.cli import Context, cli, clip, parse_date, wide_option
+from tracker.codes import ACTIONS, CONTROL_ACTIONS
 from tracker.errors import InputError
-from tracker.rules import ACTIONS
 from tracker.safe import json_text, md_text, terminal
 from tracker.state import Status
 
@@ -263,7 +263,7 @@ def show(obj: Context, event_id: str, as_json: bool) -> None:
             if ev.documents
             else []
         )
-        if ev.action in ("new_control", "expanded_control") and ev.doc_number:
+        if ev.action in CONTROL_ACTIONS and ev.doc_number:
             measures = [ev.doc_number]
         else:
             measures = [r.doc_number for r in rel["refers_to"] if r.doc_number]

@@ -1,9 +1,8 @@
 """Source kinds, one module each; every kind registers itself under its `kind` string."""
 
-import difflib
-
 from tracker.sources import federalregister, feeds, htmllist, mofcom, usgs  # noqa: F401  (register)
 from tracker.sources.base import KINDS, Item, ListSource, Page, SourceKind
+from tracker.wording import did_you_mean
 
 __all__ = ["KINDS", "Item", "ListSource", "Page", "SourceKind", "get_kind"]
 
@@ -13,6 +12,5 @@ def get_kind(name: str) -> type[SourceKind]:
     try:
         return KINDS[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(KINDS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(name, KINDS)
         raise KeyError(f"unknown source kind {name!r}{hint}; kinds: {', '.join(sorted(KINDS))}") from None
