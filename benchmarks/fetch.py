@@ -40,8 +40,8 @@ except ImportError:  # not installed: use the checkout this script lives in
 
 from tracker.config import load_config
 from tracker.demo.server import SiteServer, site_root
-from tracker.fetch import fetch
 from tracker.models import RunStats
+from tracker.pipeline import fetch
 from tracker.settings import Config
 
 N_MOFCOM, MOFCOM_ITEMS = 100, 5

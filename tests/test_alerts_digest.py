@@ -17,6 +17,7 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner, Result
 
 from tracker.alerts import list_alerts, sync_alerts
+from tracker.app import Tracker
 from tracker.cli import cli
 from tracker.config import load_config
 from tracker.demo.server import site_root
@@ -152,7 +153,7 @@ def test_smtp_down_loses_nothing_and_the_next_run_sends_it(tmp_path: Path) -> No
     assert result.exit_code == 1
     assert "a@example.org: failed" in result.output and "stay pending" in result.output
     with Store(config.db_path) as store:
-        assert len(list_alerts(store, config, pending=True)) == 4
+        assert len(list_alerts(store, config, Tracker(config).routes.values(), pending=True)) == 4
         assert store.db.execute("SELECT status FROM digests").fetchall() == [("failed",)]
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
@@ -163,7 +164,7 @@ def test_smtp_down_loses_nothing_and_the_next_run_sends_it(tmp_path: Path) -> No
         controller.stop()
     assert out.status == "sent" and out.alerts == 4 and len(inbox.messages) == 1
     with Store(config.db_path) as store:
-        assert list_alerts(store, config, pending=True) == []
+        assert list_alerts(store, config, Tracker(config).routes.values(), pending=True) == []
 
 
 def test_a_refusing_server_leaves_alerts_pending(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
@@ -193,7 +194,7 @@ def test_missing_password_is_a_clear_failure(tmp_path: Path, smtp: tuple[Inbox, 
     [out] = send_digests(config, at("2026-10-30"))
     assert out.status == "failed" and "$TRACKER_TEST_PW is empty" in (out.error or "")
     with Store(config.db_path) as store:
-        assert len(list_alerts(store, config, pending=True)) == 1
+        assert len(list_alerts(store, config, Tracker(config).routes.values(), pending=True)) == 1
 
 
 def test_recipients_get_only_what_their_filters_match(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
@@ -253,7 +254,9 @@ def test_old_news_is_recorded_without_alerting(tmp_path: Path) -> None:
     ingest(config, SAMPLES[0], SAMPLES[2])
     with Store(config.db_path) as store:
         sync_alerts(store, config, at("2026-10-30"))
-        kinds = [(a["kind"], a["title"][:20]) for a in list_alerts(store, config)]
+        kinds = [
+            (a["kind"], a["title"][:20]) for a in list_alerts(store, config, Tracker(config).routes.values())
+        ]
     # the 2023 and 2025 announcements are history; the expiry 11 days ahead is news
     assert [k for k, _ in kinds] == ["deadline"]
 
@@ -302,7 +305,11 @@ def test_source_health_opens_once_and_recovers_once(tmp_path: Path, site: Any) -
 
     def health(config: Config) -> list[dict[str, Any]]:
         with Store(config.db_path) as store:
-            return [a for a in reversed(list_alerts(store, config)) if a["kind"].startswith("health")]
+            return [
+                a
+                for a in reversed(list_alerts(store, config, Tracker(config).routes.values()))
+                if a["kind"].startswith("health")
+            ]
 
     for attempt in range(1, 5):  # fetch (which brings alerts up to date) fails four times
         assert runner.invoke(cli, ["--config", str(cfg), "fetch"]).exit_code == 1
@@ -325,7 +332,7 @@ def test_a_broken_layout_opens_a_health_alert_at_once(tmp_path: Path, site: Any)
     config = make_config(
         tmp_path / "t.db", {"mofcom": {"url": f"{site.base_url}/mofcom/zwgk/zcfb/index.html"}}
     )
-    from tracker.fetch import fetch
+    from tracker.pipeline import fetch
 
     fetch(config)
     site.aliases["/mofcom/zwgk/zcfb/index.html"] = site_root() / "usgs/2022/critical-minerals-list.html"
@@ -334,7 +341,7 @@ def test_a_broken_layout_opens_a_health_alert_at_once(tmp_path: Path, site: Any)
     with Store(config.db_path) as store:
         kinds = [
             (a["kind"], a["detail"]["reason"])
-            for a in list_alerts(store, config)
+            for a in list_alerts(store, config, Tracker(config).routes.values())
             if a["kind"].startswith("health")
         ]
     assert len(kinds) == 1 and kinds[0][0] == "health_open" and "layout" in kinds[0][1]
@@ -383,7 +390,14 @@ def test_digest_cli_writes_txt_html_and_eml_without_marking_anything(tmp_path: P
     assert stdout.startswith("minerals-tracker digest for a@example.org")
     with Store(config.db_path) as store:
         sync_alerts(store, config, at("2026-10-30"))  # a preview creates no alert: they come now
-        assert len(list_alerts(store, config, pending=True, now=at("2026-10-30"))) == 1
+        assert (
+            len(
+                list_alerts(
+                    store, config, Tracker(config).routes.values(), pending=True, now=at("2026-10-30")
+                )
+            )
+            == 1
+        )
     since = cli_run(config, "digest", "--since", "2020-01-01", *now).output
     assert "since 2020-01-01" not in since and "New export control" in since
     bad = CliRunner().invoke(cli, ["--config", str(config.path), "digest", "--out", str(tmp_path / "d.pdf")])
@@ -428,7 +442,7 @@ def test_a_silent_source_opens_a_health_alert(tmp_path: Path, site: Any) -> None
     from datetime import timedelta
 
     from tests.conftest import make_config
-    from tracker.fetch import fetch
+    from tracker.pipeline import fetch
 
     config = make_config(
         tmp_path / "t.db",

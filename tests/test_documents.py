@@ -17,8 +17,8 @@ from tracker.catalog import DocumentEvent, StoredDocument, list_documents
 from tracker.cli import cli
 from tracker.cli.docs import document_line
 from tracker.demo.server import SiteServer, site_root
-from tracker.fetch import fetch
 from tracker.models import Document, sha256
+from tracker.pipeline import fetch
 from tracker.render import width
 from tracker.store import Store
 

@@ -23,8 +23,8 @@ from conftest import make_config
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tracker.fetch import fetch
 from tracker.models import RunStats
+from tracker.pipeline import fetch
 from tracker.store import Store
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -31,8 +31,8 @@ from werkzeug import Response
 
 from tracker.cli import cli
 from tracker.errors import FetchError
-from tracker.fetch import fetch
 from tracker.http import HttpClient
+from tracker.pipeline import fetch
 from tracker.settings import SourceConfig, url_origin
 
 Handler = Callable[[socket.socket, threading.Event], None]

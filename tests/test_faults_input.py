@@ -24,8 +24,9 @@ from pytest_httpserver import HTTPServer
 from test_faults import documents, hits, html_response, mofcom_article, mofcom_list, url
 
 from tracker.cli import cli
-from tracker.fetch import fetch, source_report
+from tracker.fetch import source_report
 from tracker.models import RunStats
+from tracker.pipeline import fetch
 from tracker.textutil import find_date, issue_date, latest_issue
 
 TODAY = date.today()

@@ -30,6 +30,7 @@ from click.testing import CliRunner, Result
 from test_alerts_digest import SAMPLES, at, free_port, ingest
 
 from tracker.alerts import list_alerts
+from tracker.app import Tracker
 from tracker.cli import cli
 from tracker.config import load_config
 from tracker.digest import send_digests
@@ -145,7 +146,10 @@ def digests(config: Config) -> list[tuple[Any, ...]]:
 
 def pending_for(config: Config) -> list[list[str]]:
     with Store(config.db_path) as store:
-        return [a["pending_for"] for a in list_alerts(store, config, pending=True)]
+        return [
+            a["pending_for"]
+            for a in list_alerts(store, config, Tracker(config).routes.values(), pending=True)
+        ]
 
 
 def message_id(raw: bytes) -> str:

@@ -16,8 +16,9 @@ from pytest_httpserver import HTTPServer
 
 from tracker.cli import cli
 from tracker.events import Classifier, event_rows
-from tracker.fetch import fetch
+from tracker.fetch import fetch as fetch_stage
 from tracker.models import Document, sha256
+from tracker.pipeline import fetch
 from tracker.rulefile import load_rules
 from tracker.rules import default_rules_dir
 from tracker.store import Store
@@ -88,7 +89,7 @@ def test_a_backtracking_rule_leaves_one_document_unclassified_and_the_run_goes_o
         },
     )
     started = time.monotonic()
-    results = {r.source: r for r in fetch(config, classifier=classifier_for(folder))}
+    results = {r.source: r for r in fetch_stage(config, classifier=classifier_for(folder))}
     assert time.monotonic() - started < 10
     assert results["a"].status == results["b"].status == "ok"
     assert results["a"].new_documents == 2 and results["b"].new_documents == 1
@@ -113,7 +114,9 @@ def test_a_slow_rule_holds_no_write_lock(httpserver: HTTPServer, tmp_path: Path,
     )
     config = make_config(db_path, {"a": {"kind": "rss", "url": httpserver.url_for("/a.xml")}})
     Store(db_path).close()  # the database exists, with its schema
-    slow = threading.Thread(target=fetch, args=(config,), kwargs={"classifier": classifier_for(folder, 1.0)})
+    slow = threading.Thread(
+        target=fetch_stage, args=(config,), kwargs={"classifier": classifier_for(folder, 1.0)}
+    )
     slow.start()
     waited = []
     with Store(db_path) as other:

@@ -162,7 +162,7 @@ def test_the_checkout_keeps_one_copy_and_a_source_install_reads_it() -> None:
     # the build maps rules/ and templates/ into the package; no copy of them lives in tracker/
     assert not (CHECKOUT / "tracker" / "_rules").exists()
     assert not (CHECKOUT / "tracker" / "_templates").exists()
-    from tracker.digest import default_templates_dir
+    from tracker.templating import default_templates_dir
 
     # the tests run against the checkout (an editable install, as .ci/run makes): its own folders
     assert not (Path(sys.modules["tracker"].__file__ or "").parent / "_rules").is_dir()

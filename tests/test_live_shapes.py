@@ -16,8 +16,8 @@ from werkzeug import Response as WResponse
 
 from tracker.demo.server import Reply, SiteServer
 from tracker.demo.standins import UNIT_PATH, MofcomCms
-from tracker.fetch import fetch
 from tracker.http import Response
+from tracker.pipeline import fetch
 from tracker.sources.federalregister import FIELDS, TextRefused, raw_text, with_fields
 from tracker.store import Store
 

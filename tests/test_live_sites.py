@@ -17,7 +17,7 @@ from tracker.demo.run import USGS_SEARCH_2022, live_config
 from tracker.demo.server import Reply
 from tracker.demo.standins import UNIT_PATH, LiveSites
 from tracker.events import event_rows
-from tracker.fetch import fetch
+from tracker.pipeline import fetch
 from tracker.settings import Config
 from tracker.store import Store
 

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import make_config, site_config
 from tracker.demo.server import SiteServer, site_root
-from tracker.fetch import fetch
+from tracker.pipeline import fetch
 from tracker.store import Store
 
 LIST = "/mofcom/zwgk/zcfb/index.html"

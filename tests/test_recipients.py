@@ -20,6 +20,7 @@ from click.testing import CliRunner, Result
 from test_alerts_digest import SAMPLES, Inbox, at, free_port, ingest, make, parts
 
 from tracker.alerts import list_alerts, sync_alerts
+from tracker.app import Tracker
 from tracker.cli import cli
 from tracker.config import load_config
 from tracker.demo.server import SiteServer
@@ -96,7 +97,7 @@ def test_a_new_recipients_first_digest_carries_the_alerts_of_the_backlog_days_on
     alert_at(config, OLD, "2026-10-01")  # 29 days before the first send: history
     alert_at(config, RECENT, "2026-10-25")  # 5 days before: within the default 7
     with Store(config.db_path) as store:
-        listed = list_alerts(store, config, now=at("2026-10-30"))
+        listed = list_alerts(store, config, Tracker(config).routes.values(), now=at("2026-10-30"))
     by_number = {numbers(config, [a["id"]])[0]: a for a in listed}
     # `alerts` says what the digest will do: the recent one waits, the old one is history
     assert by_number["MOFCOM 2025-57"]["state"] == "pending"
@@ -182,7 +183,7 @@ def test_preparing_a_digest_as_the_demo_does_records_nobody(tmp_path: Path) -> N
     config = make(tmp_path, free_port())
     alert_at(config, RECENT, "2026-10-27")
     with Store(config.db_path) as store:
-        rendered, alerts = prepare(store, config, config.recipients[0], at("2026-10-28"))
+        rendered, alerts = prepare(store, Tracker(config), config.recipients[0], at("2026-10-28"))
         assert len(alerts) == 1 and "MOFCOM 2025-57" in rendered.text
         assert store.db.execute("SELECT COUNT(*) FROM recipients_seen").fetchone()[0] == 0
 
@@ -201,7 +202,10 @@ def test_a_recipient_added_later_gets_the_backlog_not_the_whole_history(
     cfg.write_text(cfg.read_text("utf-8") + '[[recipients]]\nemail = "b@example.org"\n', "utf-8")
     config = load_config(cfg)
     with Store(config.db_path) as store:
-        waiting = {a["id"]: a["pending_for"] for a in list_alerts(store, config, now=at("2026-10-25"))}
+        waiting = {
+            a["id"]: a["pending_for"]
+            for a in list_alerts(store, config, Tracker(config).routes.values(), now=at("2026-10-25"))
+        }
     assert sorted(waiting.values()) == [[], ["b@example.org"]]
 
     outcomes = {o.recipient: o for o in send_digests(config, at("2026-10-25"))}
@@ -411,7 +415,11 @@ def test_a_source_failing_once_is_one_run_in_a_row(tmp_path: Path, site: SiteSer
     config = load_config(cfg)
     assert CliRunner().invoke(cli, ["--config", str(cfg), "fetch"]).exit_code == 1
     with Store(config.db_path) as store:
-        [health] = [a for a in list_alerts(store, config) if a["kind"] == "health_open"]
+        [health] = [
+            a
+            for a in list_alerts(store, config, Tracker(config).routes.values())
+            if a["kind"] == "health_open"
+        ]
     assert health["detail"]["reason"].startswith("failed 1 run in a row: ")
 
 

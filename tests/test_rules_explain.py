@@ -21,7 +21,7 @@ from tracker.cli import cli
 from tracker.demo.server import SiteServer, site_root
 from tracker.events import stored_view
 from tracker.explain import Explanation, explain
-from tracker.fetch import fetch
+from tracker.pipeline import fetch
 from tracker.rulefile import load_rules
 from tracker.rulefile import test_doc as example_doc
 from tracker.rules import DocView, RuleSet, default_rules_dir

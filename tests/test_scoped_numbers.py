@@ -14,8 +14,8 @@ import pytest
 
 from tests.conftest import make_config
 from tracker.demo.server import SiteServer, site_root
-from tracker.fetch import fetch
 from tracker.models import Document, RunStats, sha256
+from tracker.pipeline import fetch
 from tracker.store import Store
 from tracker.store.migrations import migrations
 

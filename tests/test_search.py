@@ -91,7 +91,7 @@ def test_timeline_and_documents_find_plurals(site_db: Path) -> None:
 def site_db(tmp_path: Path, site: object) -> Path:
     from conftest import site_config
 
-    from tracker.fetch import fetch
+    from tracker.pipeline import fetch
 
     db = tmp_path / "site.db"
     fetch(site_config(site, db), ["whitehouse"])  # type: ignore[arg-type]

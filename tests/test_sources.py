@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.conftest import make_config, site_config
 from tracker.demo.server import SiteServer, site_root
-from tracker.fetch import fetch
+from tracker.pipeline import fetch
 from tracker.store import Store
 
 

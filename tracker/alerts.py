@@ -274,28 +274,6 @@ class Route:
         return True
 
 
-def route(config: Config, recipient: Recipient) -> Route:
-    """Resolve a recipient's mineral filter through the vocabulary ('镓', 'Ga', a group)."""
-    if not recipient.minerals:
-        return Route(recipient, frozenset())
-    from tracker.errors import ConfigError
-    from tracker.rules import default_rules_dir
-    from tracker.vocab import load_vocabulary
-
-    vocab = load_vocabulary(config.rules_dir or default_rules_dir())
-    ids: set[str] = set()
-    for name in recipient.minerals:
-        mid = vocab.resolve(name)
-        if mid is None:
-            raise ConfigError(
-                f"unknown mineral {name!r}",
-                file=str(config.path or "<config>"),
-                key=f"recipients ({recipient.email}).minerals",
-            )
-        ids |= vocab.expand([mid])
-    return Route(recipient, frozenset(ids))
-
-
 def record_seen(store: Store, email: str, now: datetime) -> None:
     """Remember when a digest was first sent to `email` (only a send does this, never a preview):
     their first digest, and every later one, reaches back `[digest] backlog_days` before it."""
@@ -365,15 +343,21 @@ def mark_delivered(
 
 
 def list_alerts(
-    store: Store, config: Config, *, pending: bool = False, now: datetime | None = None
+    store: Store,
+    config: Config,
+    routes: Iterable[Route],
+    *,
+    pending: bool = False,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Alerts newest first, each with its event's `action`, `pending_for` (the recipients whose
     next digest carries it: it routes to them, they have not had it, and it is not older than their
     first digest's backlog, as `pending_alerts` decides), `delivered_to` and `state`: 'pending',
-    'sent', 'old' (it routes to someone but predates their backlog) or 'unrouted'. With no
-    recipient configured, every undelivered alert is pending. Reads only."""
+    'sent', 'old' (it routes to someone but predates their backlog) or 'unrouted', for the
+    recipients' `routes` (Tracker.routes). With no route, every undelivered alert is pending.
+    Reads only."""
     now = now or datetime.now(UTC)
-    routes = [route(config, r) for r in config.recipients]
+    routes = list(routes)
     floors = {
         rt.recipient.email: first_alert_time(store, rt.recipient.email, now, config.digest.backlog_days)
         for rt in routes

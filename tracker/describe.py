@@ -49,8 +49,8 @@ class Describer:
 
 def describer(config: Config) -> Describer:
     """A Describer with the configured templates (overrides included) and vocabulary."""
-    from tracker.digest import environment
     from tracker.rules import default_rules_dir
+    from tracker.templating import environment
     from tracker.vocab import load_vocabulary
 
     return Describer(environment(config), load_vocabulary(config.rules_dir or default_rules_dir()))

@@ -11,11 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import jinja2
 
 from tracker.alerts import (
     Route,
@@ -23,39 +20,14 @@ from tracker.alerts import (
     mark_delivered,
     pending_alerts,
     record_seen,
-    route,
     sync_alerts,
 )
+from tracker.app import Tracker
 from tracker.codes import SEVERITIES
 from tracker.safe import http_url
 from tracker.settings import Config, Recipient
 from tracker.store import Store, now_iso
-from tracker.vocab import Vocabulary, load_vocabulary
-
-AUTOESCAPE = ("html", "html.j2", "xml", "xml.j2")  # select_autoescape decides by the name's ending
-
-
-def default_templates_dir() -> Path:
-    """The templates shipped with the tracker; `[digest] templates` names a folder overriding them."""
-    from tracker.shipped import shipped_dir
-
-    return shipped_dir("templates")
-
-
-def environment(config: Config) -> jinja2.Environment:
-    """Templates from the override folder first, then the built-in ones; strict and escaped."""
-    folders = [str(default_templates_dir())]
-    if config.digest.templates:
-        override = Path(config.digest.templates)
-        if config.path is not None and not override.is_absolute():
-            override = config.path.parent / override
-        folders.insert(0, str(override))
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folders),
-        autoescape=jinja2.select_autoescape(enabled_extensions=AUTOESCAPE, default_for_string=False),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
+from tracker.vocab import Vocabulary
 
 
 @dataclass
@@ -132,7 +104,7 @@ def _show(v: Any) -> str:
 
 def build_context(
     store: Store,
-    config: Config,
+    app: Tracker,
     rt: Route,
     alerts: list[dict[str, Any]],
     now: datetime,
@@ -140,9 +112,9 @@ def build_context(
 ) -> dict[str, Any]:
     """Everything the templates show: alerts grouped by severity then jurisdiction, the deadlines
     ahead, the health of every source."""
+    config = app.config
     tz = ZoneInfo(config.timezone)
-    vocab = load_vocabulary(config.rules_dir or _rules_dir())
-    env = environment(config)
+    vocab, env = app.vocab, app.templates
     words = env.get_template("_labels.j2").module.ACTIONS  # type: ignore[attr-defined]
     groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
     health = []
@@ -202,12 +174,6 @@ def build_context(
     }
 
 
-def _rules_dir() -> Path:
-    from tracker.rules import default_rules_dir
-
-    return default_rules_dir()
-
-
 def _source_rows(store: Store, config: Config, tz: ZoneInfo) -> list[dict[str, Any]]:
     rows = []
     for s in config.sources.values():
@@ -256,9 +222,9 @@ def deadlines(
     return sorted(out, key=lambda d: (d["date"], d["sentence"]))
 
 
-def render(config: Config, context: dict[str, Any]) -> Rendered:
+def render(app: Tracker, context: dict[str, Any]) -> Rendered:
     """Subject, plain text and HTML of a digest."""
-    env = environment(config)
+    env = app.templates
     subject = " ".join(env.get_template("subject.txt.j2").render(**context).split())
     text = env.get_template("digest.txt.j2").render(**context, subject=subject)
     html = env.get_template("digest.html.j2").render(**context, subject=subject)
@@ -288,10 +254,11 @@ def recipients_for(config: Config, to: str | None) -> list[Recipient]:
 
 
 def prepare(
-    store: Store, config: Config, recipient: Recipient, now: datetime, since: str | None = None
+    store: Store, app: Tracker, recipient: Recipient, now: datetime, since: str | None = None
 ) -> tuple[Rendered, list[dict[str, Any]]]:
     """Render one recipient's digest: pending alerts, or every alert since `since`; reads only."""
-    rt: Route = route(config, recipient)
+    config = app.config
+    rt: Route = app.route(recipient)
     alerts = pending_alerts(
         store,
         rt,
@@ -300,29 +267,33 @@ def prepare(
         configured=recipient in config.recipients,
         backlog_days=config.digest.backlog_days,
     )
-    rendered = render(config, build_context(store, config, rt, alerts, now, since))
+    rendered = render(app, build_context(store, app, rt, alerts, now, since))
     rendered.alert_ids = [a["id"] for a in alerts]
     return rendered, alerts
 
 
 def preview(
-    config: Config, recipient: Recipient, now: datetime, since: str | None = None
+    app: Tracker | Config, recipient: Recipient, now: datetime, since: str | None = None
 ) -> tuple[Rendered, list[dict[str, Any]]]:
     """`prepare` with the alerts brought up to date as a send would, in a transaction that is
     then undone: a preview shows what the digest would carry and changes nothing (no alert
     created, no recipient recorded as having had a digest)."""
+    app = Tracker.of(app)
+    config = app.config
     with Store(config.db_path) as store, store.rehearsal():
         sync_alerts(store, config, now)
-        return prepare(store, config, recipient, now, since=since)
+        return prepare(store, app, recipient, now, since=since)
 
 
-def send_digests(config: Config, now: datetime, *, to: str | None = None) -> list[DigestOutcome]:
+def send_digests(app: Tracker | Config, now: datetime, *, to: str | None = None) -> list[DigestOutcome]:
     """Bring alerts up to date, then send each recipient (or only `to`) their pending digest over
     SMTP; alerts are marked delivered only once the server accepted the message. A digest whose
     delivery is uncertain is first sent again, byte for byte, and newer alerts follow in a fresh
     digest only once a server accepted it. A day that has nothing new sends nothing if a digest
     already went out that day (or if `send_empty` is off). A configured recipient's first send
     records them as seen: that digest reaches back `[digest] backlog_days`."""
+    app = Tracker.of(app)
+    config = app.config
     outcomes: list[DigestOutcome] = []
     with Store(config.db_path) as store:
         sync_alerts(store, config, now)
@@ -333,17 +304,18 @@ def send_digests(config: Config, now: datetime, *, to: str | None = None) -> lis
             outcomes += again
             if any(o.status != "sent" for o in again):
                 continue  # the server is not taking this mail: newer alerts wait, pending, behind it
-            fresh = _send_fresh(store, config, r, now)
+            fresh = _send_fresh(store, app, r, now)
             if not (again and fresh.status == "skipped"):
                 outcomes.append(fresh)
     return outcomes
 
 
-def _send_fresh(store: Store, config: Config, r: Recipient, now: datetime) -> DigestOutcome:
+def _send_fresh(store: Store, app: Tracker, r: Recipient, now: datetime) -> DigestOutcome:
     """Render and send `r`'s pending alerts, keeping the message's bytes until the server answers."""
+    config = app.config
     from tracker.mailer import flatten
 
-    rendered, alerts = prepare(store, config, r, now)
+    rendered, alerts = prepare(store, app, r, now)
     day = local_today(config, now).isoformat()
     sent_today = store.db.execute(
         "SELECT 1 FROM digests WHERE recipient = ? AND day = ? AND status = 'sent'", [r.email, day]
@@ -432,11 +404,10 @@ def _attempt(store: Store, config: Config, digest_id: int, now: datetime, *, aga
     return DigestOutcome(recipient, status, count, error, message_id, again=again)
 
 
-def atom(store: Store, config: Config, limit: int = 200) -> str:
+def atom(store: Store, app: Tracker, limit: int = 200) -> str:
     """An Atom feed of the newest alerts (templates/atom.xml.j2, XML-escaped)."""
-    env = environment(config)
+    env, vocab = app.templates, app.vocab
     words = env.get_template("_labels.j2").module.ACTIONS  # type: ignore[attr-defined]
-    vocab = load_vocabulary(config.rules_dir or _rules_dir())
     entries = []
     for a in store.db.query("SELECT * FROM alerts WHERE suppressed = 0 ORDER BY id DESC LIMIT ?", [limit]):
         a["detail"] = json.loads(a["detail"])

@@ -14,8 +14,6 @@ from tracker.errors import InputError, Interrupted, MissingDatabaseError, Source
 from tracker.events import Classifier
 from tracker.http import HttpClient
 from tracker.models import Document, RunStats
-from tracker.rulefile import load_rules
-from tracker.rules import default_rules_dir
 from tracker.settings import Config, SourceConfig
 from tracker.sources import get_kind
 from tracker.sources.base import Progress, SourceKind
@@ -31,11 +29,6 @@ def select_sources(config: Config, names: Sequence[str] | None) -> list[SourceCo
     return [s for s in config.sources.values() if s.enabled]
 
 
-def load_classifier(config: Config) -> Classifier:
-    """The classifier for the configured rules folder; RuleFileError when a rule file is wrong."""
-    return Classifier(load_rules(config.rules_dir or default_rules_dir()))
-
-
 def fetch(
     config: Config,
     names: Sequence[str] | None = None,
@@ -45,15 +38,13 @@ def fetch(
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     classifier: Classifier | None = None,
-    classify: bool = True,
 ) -> list[RunStats]:
-    """Run each selected source once (side by side) and return what each did; every document
-    stored is classified in the same transaction. A failing source is recorded as failed and
-    never stops the others."""
+    """The fetch stage: run each selected source once (side by side) and return what each did;
+    every document stored is handed to `classifier` as it arrives (without one it stays
+    unclassified). A failing source is recorded as failed and never stops the others. Alerts are
+    the pipeline's next stage (tracker.pipeline.fetch runs both)."""
     sources = select_sources(config, names)
     stop = stop or threading.Event()
-    if classify and classifier is None:
-        classifier = load_classifier(config)
     with Store(config.db_path) as store:
         store.close_interrupted_runs([s.name for s in sources])
         if classifier is not None:
@@ -74,13 +65,6 @@ def fetch(
                 for f in futures:
                     f.cancel()
                 raise
-    if classify:
-        from datetime import UTC, datetime
-
-        from tracker.alerts import sync_alerts
-
-        with Store(config.db_path) as store:
-            sync_alerts(store, config, datetime.now(UTC))
     return results
 
 
@@ -140,10 +124,10 @@ def ingest(
     url: str | None = None,
     classifier: Classifier | None = None,
 ) -> list[dict[str, Any]]:
-    """Store (and classify) local files through a source's parser; one row per document stored,
-    with the URL it is stored under (`url`, else the file's own file: URL)."""
+    """Store local files through a source's parser, each document handed to `classifier` (without
+    one it stays unclassified); one row per document stored, with the URL it is stored under
+    (`url`, else the file's own file: URL)."""
     source = config.source(source_name)
-    classifier = classifier or load_classifier(config)
     if url and len(files) > 1:
         raise InputError("--url names one document: give a single file with it")
     rows: list[dict[str, Any]] = []

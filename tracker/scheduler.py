@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -27,14 +26,14 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from tracker import alerts, digest, pipeline
+from tracker.app import Tracker
+from tracker.digest import DigestOutcome
 from tracker.errors import TrackerError
 from tracker.models import RunStats
 from tracker.settings import Config
-from tracker.store import Store
 from tracker.wording import plural
-
-if TYPE_CHECKING:
-    from tracker.digest import DigestOutcome
+from tracker.yamlfile import RuleFileError
 
 log = logging.getLogger(__name__)
 
@@ -42,41 +41,34 @@ WARNINGS, DIGEST = "warnings", "digest"
 WARNINGS_TIME = "00:05"  # local time of the daily expiry warnings, before any morning digest
 
 
-def fetch_source(config: Config, name: str, stop: threading.Event) -> Sequence[RunStats]:
-    """Fetch one source; with broken rules its news is stored unclassified rather than lost."""
-    from tracker.fetch import fetch, load_classifier
-    from tracker.yamlfile import RuleFileError
+def fetch_source(app: Tracker, name: str, stop: threading.Event) -> Sequence[RunStats]:
+    """Fetch one source through the pipeline; with broken rules its news is stored unclassified
+    rather than lost."""
 
-    try:
-        classifier = load_classifier(config)
-    except RuleFileError as exc:
+    def warn(exc: RuleFileError) -> None:
         log.warning("rules not loaded (%s): %s is stored unclassified", exc, name)
-        return fetch(config, [name], stop=stop, classify=False)
-    return fetch(config, [name], stop=stop, classifier=classifier)
+
+    return pipeline.fetch(app, [name], stop=stop, on_broken_rules=warn)
 
 
-def sync_alerts(config: Config, now: datetime) -> int:
+def sync_alerts(app: Tracker, now: datetime) -> int:
     """Create the alerts due at `now`; how many were created."""
-    from tracker.alerts import sync_alerts as sync
-
-    with Store(config.db_path) as store:
-        return len(sync(store, config, now))
+    with app.store() as store:
+        return len(alerts.sync_alerts(store, app.config, now))
 
 
-def send_digests(config: Config, now: datetime) -> Sequence[DigestOutcome]:
+def send_digests(app: Tracker, now: datetime) -> Sequence[DigestOutcome]:
     """Send each recipient's digest."""
-    from tracker.digest import send_digests as send
-
-    return send(config, now)
+    return digest.send_digests(app, now)
 
 
 @dataclass(frozen=True)
 class Actions:
     """What the jobs call (tests replace some of them)."""
 
-    fetch: Callable[[Config, str, threading.Event], Sequence[RunStats]] = fetch_source
-    sync_alerts: Callable[[Config, datetime], int] = sync_alerts
-    send_digests: Callable[[Config, datetime], Sequence[DigestOutcome]] = send_digests
+    fetch: Callable[[Tracker, str, threading.Event], Sequence[RunStats]] = fetch_source
+    sync_alerts: Callable[[Tracker, datetime], int] = sync_alerts
+    send_digests: Callable[[Tracker, datetime], Sequence[DigestOutcome]] = send_digests
 
 
 @dataclass(frozen=True)
@@ -93,7 +85,7 @@ class Scheduler:
 
     def __init__(
         self,
-        config: Config,
+        app: Tracker | Config,
         *,
         actions: Actions | None = None,
         jitter: int = 30,
@@ -101,7 +93,8 @@ class Scheduler:
         check_every: float = 60.0,
         clock: Callable[[], datetime] | None = None,
     ):
-        self.config = config
+        self.app = Tracker.of(app)
+        self.config = config = self.app.config
         self.actions = actions or Actions()
         self.jitter = jitter  # seconds, at most a tenth of a source's interval
         self.check_every = check_every
@@ -144,15 +137,11 @@ class Scheduler:
         return plan
 
     def _last_successes(self) -> dict[str, datetime]:
-        with Store(self.config.db_path) as store:
-            rows = store.db.execute(  # a source fetched by hand (`tracker fetch`) counts as fetched
-                "SELECT job, last_success FROM job_runs UNION ALL "
-                "SELECT 'fetch:' || source, last_success FROM source_state"
-            ).fetchall()
+        with self.app.store() as store:
+            rows = store.last_successes()
         last: dict[str, datetime] = {}
         for job, text in rows:
-            if text:
-                last[job] = max(datetime.fromisoformat(text), last.get(job, datetime.min.replace(tzinfo=UTC)))
+            last[job] = max(datetime.fromisoformat(text), last.get(job, datetime.min.replace(tzinfo=UTC)))
         return last
 
     def register(self, now: datetime | None = None) -> dict[str, datetime]:
@@ -174,7 +163,10 @@ class Scheduler:
         self.aps.add_job(self.run_job, trigger, [job], id=job, name=job, replace_existing=True, **first)
 
     def start(self, *, paused: bool = False) -> dict[str, datetime]:
-        """Register the jobs and run them in background threads until `shutdown`; returns `plan`."""
+        """Register the jobs and run them in background threads until `shutdown`; returns `plan`.
+        Every recipient's filters are checked first: a mistyped mineral stops the start with a
+        ConfigError, not the first digest hours later."""
+        _ = self.app.routes
         plan = self.register()
         self.aps.start(paused=paused)
         threading.Thread(target=self._watch_clock, name="tracker-clock", daemon=True).start()
@@ -257,7 +249,7 @@ class Scheduler:
                 self._record(job, last_error="interrupted")
                 raise
             if result.status == "ok":
-                self._record(job, last_success=_iso(started), last_error=None)
+                self._record(job, last_success=_iso(started), clear_error=True)
             else:
                 self._record(job, last_error=result.detail or result.status)
         finally:
@@ -269,16 +261,16 @@ class Scheduler:
 
     def _call(self, job: str, now: datetime) -> JobResult:
         if job.startswith("fetch:"):
-            # fetch() also brings the alerts up to date, so new events become alerts at once
-            stats = self.actions.fetch(self.config, job.removeprefix("fetch:"), self.stop)
+            # the pipeline also brings the alerts up to date, so new events become alerts at once
+            stats = self.actions.fetch(self.app, job.removeprefix("fetch:"), self.stop)
             statuses = {s.status for s in stats}
             status = "ok" if statuses <= {"ok"} else "interrupted" if "interrupted" in statuses else "failed"
             return JobResult(job, status, "; ".join(s.summary() for s in stats))
         if job == WARNINGS:
-            created = self.actions.sync_alerts(self.config, now)
+            created = self.actions.sync_alerts(self.app, now)
             return JobResult(job, "ok", f"{plural(created, 'alert')} created")
         if job == DIGEST:
-            outcomes = self.actions.send_digests(self.config, now)
+            outcomes = self.actions.send_digests(self.app, now)
             kinds = ("sent", "skipped", "failed", "uncertain")
             counts = {s: sum(o.status == s for o in outcomes) for s in kinds}
             if not counts["uncertain"]:
@@ -288,11 +280,23 @@ class Scheduler:
             return JobResult(job, "failed" if errors else "ok", "; ".join([detail, *errors]))
         raise KeyError(f"unknown job {job!r}")
 
-    def _record(self, job: str, **columns: str | None) -> None:
-        with Store(self.config.db_path) as store, store.write():
-            store.db.execute("INSERT OR IGNORE INTO job_runs(job) VALUES (?)", [job])
-            assignments = ", ".join(f"{name} = ?" for name in columns)
-            store.db.execute(f"UPDATE job_runs SET {assignments} WHERE job = ?", [*columns.values(), job])
+    def _record(
+        self,
+        job: str,
+        *,
+        last_start: str | None = None,
+        last_success: str | None = None,
+        last_error: str | None = None,
+        clear_error: bool = False,
+    ) -> None:
+        with self.app.store() as store:
+            store.record_job(
+                job,
+                last_start=last_start,
+                last_success=last_success,
+                last_error=last_error,
+                clear_error=clear_error,
+            )
 
 
 def _iso(t: datetime) -> str:

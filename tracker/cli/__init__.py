@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +21,9 @@ from tracker import __version__
 from tracker.config import load_config
 from tracker.errors import InputError, TrackerError
 from tracker.settings import Config
+
+if TYPE_CHECKING:
+    from tracker.app import Tracker
 
 EXIT_FAILED = 1  # a source failed
 EXIT_USAGE = 2  # bad config, bad input, unknown name
@@ -47,13 +50,14 @@ def stoppable() -> Iterator[None]:
 
 
 class Context:
-    """Global options, and the config loaded once on first use."""
+    """Global options, and the config (and the Tracker wired from it) loaded once on first use."""
 
     def __init__(self, config_path: str | None, db_path: str | None, rules_dir: str | None = None):
         self.config_path = config_path
         self.db_path = db_path
         self.rules_dir = rules_dir
         self._config: Config | None = None
+        self._tracker: Tracker | None = None
 
     @property
     def config(self) -> Config:
@@ -61,6 +65,15 @@ class Context:
         if self._config is None:
             self._config = load_config(self.config_path, db_path=self.db_path, rules_dir=self.rules_dir)
         return self._config
+
+    @property
+    def tracker(self) -> Tracker:
+        """The Tracker over `config`: rules, vocabulary and templates, each loaded once."""
+        if self._tracker is None:
+            from tracker.app import Tracker
+
+            self._tracker = Tracker(self.config)
+        return self._tracker
 
     def today(self) -> date:
         """Today in the configured time zone: the day `status` answers for, and the day `30d` and
@@ -72,9 +85,7 @@ class Context:
     @property
     def rules_path(self) -> Path:
         """The rules folder in use."""
-        from tracker.rules import default_rules_dir
-
-        return self.config.rules_dir or default_rules_dir()
+        return self.tracker.rules_dir
 
 
 # Commands that answer from the database (and reclassify, which rewrites what is in it): a missing

@@ -10,36 +10,28 @@ from typing import TYPE_CHECKING
 import click
 
 from tracker.cli import EXIT_FAILED, Context, cli, clip, parse_date, stoppable, wide_option
-from tracker.events import Classifier
 from tracker.models import RunStats
 from tracker.render import last_cell, table_columns
 from tracker.safe import terminal
-from tracker.settings import Config
 from tracker.wording import plural
 
 if TYPE_CHECKING:
     from tracker.check import SourceCheck
+    from tracker.yamlfile import RuleFileError
 
 
 def _summary_line(s: RunStats) -> str:
     return f"{s.source:<16} {'ok' if s.ok else s.status.upper():<7} {s.summary()}"
 
 
-def _classifier_or_warning(config: Config) -> tuple[Classifier | None, bool]:
-    """The classifier; with broken rules, a warning instead: news is stored unclassified rather
-    than lost, and `tracker reclassify` classifies it once the rules are fixed."""
-    from tracker.fetch import load_classifier
-    from tracker.yamlfile import RuleFileError
-
-    try:
-        return load_classifier(config), True
-    except RuleFileError as exc:
-        click.echo(
-            f"warning: rules not loaded ({exc}); documents are stored unclassified: fix the rules "
-            "and run 'tracker reclassify'",
-            err=True,
-        )
-        return None, False
+def _warn_broken_rules(exc: RuleFileError) -> None:
+    """With broken rules a fetch goes on: news is stored unclassified rather than lost, and
+    `tracker reclassify` classifies it once the rules are fixed."""
+    click.echo(
+        f"warning: rules not loaded ({exc}); documents are stored unclassified: fix the rules "
+        "and run 'tracker reclassify'",
+        err=True,
+    )
 
 
 def _print_runs(results: list[RunStats]) -> None:
@@ -57,12 +49,10 @@ def fetch(obj: Context, sources: tuple[str, ...]) -> None:
 
     Example: tracker fetch --source mofcom --source usgs
     """
-    from tracker.fetch import fetch as do_fetch
+    from tracker.pipeline import fetch as do_fetch
 
-    config = obj.config
-    classifier, classify = _classifier_or_warning(config)
     with stoppable():
-        results = do_fetch(config, list(sources) or None, classifier=classifier, classify=classify)
+        results = do_fetch(obj.tracker, list(sources) or None, on_broken_rules=_warn_broken_rules)
     _print_runs(results)
     if any(not r.ok for r in results):
         sys.exit(EXIT_FAILED)
@@ -89,7 +79,7 @@ def backfill(obj: Context, sources: tuple[str, ...], until: str | None) -> None:
     Example: tracker backfill --source mofcom --until 2023-01-01
     """
     from tracker.cli.query import today
-    from tracker.fetch import fetch as do_fetch
+    from tracker.pipeline import fetch as do_fetch
 
     until_date = parse_date(until, option="--until", today=today(obj))
     interactive = sys.stderr.isatty()
@@ -99,17 +89,14 @@ def backfill(obj: Context, sources: tuple[str, ...], until: str | None) -> None:
         line = f"{name}: page {page} {bar} {plural(stats.items_seen, 'item')}, {stats.new_documents} new"
         click.echo(("\r" + line) if interactive else line, err=True, nl=not interactive)
 
-    config = obj.config
-    classifier, classify = _classifier_or_warning(config)
     with stoppable():
         results = do_fetch(
-            config,
+            obj.tracker,
             list(sources),
             mode="backfill",
             until=until_date,
             progress=progress,
-            classifier=classifier,
-            classify=classify,
+            on_broken_rules=_warn_broken_rules,
         )
     if interactive:
         click.echo("", err=True)
@@ -131,9 +118,9 @@ def ingest(obj: Context, files: tuple[str, ...], source: str, url: str | None) -
 
     Example: tracker ingest saved/announcement-2025-70.html --source mofcom
     """
-    from tracker.fetch import ingest as do_ingest
+    from tracker.pipeline import ingest as do_ingest
 
-    for row in do_ingest(obj.config, source, list(files), url):
+    for row in do_ingest(obj.tracker, source, list(files), url):
         number = f" [{row['doc_number']}]" if row["doc_number"] else ""
         where = f"{row['file']} as {row['url']}" if url else row["file"]
         click.echo(terminal(f"{row['outcome']:<9} #{row['id']}{number} {row['title']}  ({where})"))

@@ -78,7 +78,7 @@ def digest(
         if not recipients_for(config, to):  # cron must notice that nobody gets anything
             click.echo("no recipients: add [[recipients]] to the config, or give --to ADDR", err=True)
             sys.exit(EXIT_FAILED)
-        outcomes = send_digests(config, now, to=to)
+        outcomes = send_digests(obj.tracker, now, to=to)
         for o in outcomes:
             # one line, whatever the server said
             click.echo(terminal(f"{o.recipient}: {o.status}: {_outcome(o)}"))
@@ -93,7 +93,7 @@ def digest(
         from tracker.settings import Recipient
 
         recipients = [Recipient(email="preview@localhost", name="preview")]
-    rendered, _ = preview(config, recipients[0], now, since=since_day.isoformat() if since_day else None)
+    rendered, _ = preview(obj.tracker, recipients[0], now, since=since_day.isoformat() if since_day else None)
     if out is None:
         click.echo(terminal(rendered.text, lines=True), nl=False)
         return
@@ -129,7 +129,7 @@ def alerts(obj: Context, pending: bool, as_json: bool, wide: bool) -> None:
     now = datetime.now(UTC)
     with Store(obj.config.db_path) as store:
         sync_alerts(store, obj.config, now)
-        rows = list_alerts(store, obj.config, pending=pending, now=now)
+        rows = list_alerts(store, obj.config, obj.tracker.routes.values(), pending=pending, now=now)
     if as_json:
         click.echo(json_text(json.dumps(rows, ensure_ascii=False, indent=2)))
         return
@@ -179,6 +179,6 @@ def feed(obj: Context, out: str, limit: int) -> None:
 
     with Store(obj.config.db_path) as store:
         sync_alerts(store, obj.config, datetime.now(UTC))
-        xml = atom(store, obj.config, limit)
+        xml = atom(store, obj.tracker, limit)
     Path(out).write_text(xml_chars(xml), "utf-8")
     click.echo(f"wrote {out}")

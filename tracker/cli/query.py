@@ -204,7 +204,7 @@ def timeline(
                 if rows == 1:
                     write("no events match\n")
             elif fmt == "html":
-                from tracker.digest import environment
+                from tracker.templating import environment
 
                 title = "minerals-tracker timeline" + (f": {', '.join(minerals)}" if minerals else "")
                 write(

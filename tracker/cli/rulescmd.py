@@ -126,7 +126,7 @@ def rules_eval(obj: Context, expected: str, site: str | None) -> None:
 
     Example: tracker rules eval ../shared/samples/expected.json
     """
-    from tracker.evaluate import evaluate
+    from tracker.demo.evaluate import evaluate
 
     report = evaluate(expected, obj.rules_path, site)
     sections = (("expected events", report.expected), ("absent", report.absent), ("status", report.status))
@@ -162,13 +162,10 @@ def reclassify(obj: Context, dry_run: bool, as_json: bool) -> None:
     Example: tracker reclassify --dry-run
     """
     from tracker.events import reclassify as do_reclassify
-    from tracker.fetch import load_classifier
-    from tracker.store import Store
 
-    classifier = load_classifier(obj.config)
     problems: list[str] = []
-    with Store(obj.config.db_path) as store:
-        changes = do_reclassify(store, classifier, dry_run=dry_run, problems=problems)
+    with obj.tracker.store() as store:
+        changes = do_reclassify(store, obj.tracker.classifier, dry_run=dry_run, problems=problems)
     for problem in problems:
         click.echo(f"warning: left unclassified: {problem}", err=True)
     if as_json:

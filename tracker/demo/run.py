@@ -9,12 +9,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from tracker.app import Tracker
 from tracker.config import load_config
 from tracker.demo.standins import LiveSites
 from tracker.digest import prepare
 from tracker.events import event_rows
-from tracker.fetch import fetch
 from tracker.models import RunStats
+from tracker.pipeline import fetch
 from tracker.settings import Config, Recipient
 from tracker.state import Status, status
 from tracker.store import Store
@@ -71,6 +72,7 @@ def run_demo(
     result = DemoResult(db_path=db_path, as_of=as_of or date.today())
     with LiveSites() as sites:
         config = live_config(sites, db_path)
+        app = Tracker(config)
         sites.fr.searches["geological-survey"] = USGS_SEARCH_2022
         sites.fr.refuse[REFUSED_TEXT] = 1
         rounds = (
@@ -80,7 +82,7 @@ def run_demo(
         for n, label in enumerate(rounds):
             if n == 1:
                 del sites.fr.searches["geological-survey"]
-            stats = fetch(config)
+            stats = fetch(app)
             result.rounds.append((label, stats))
             if on_round:
                 on_round(label, stats)
@@ -94,7 +96,7 @@ def run_demo(
         result.events = event_rows(store)
         result.status = status(store, as_of=result.as_of)
         rendered, _ = prepare(
-            store, config, Recipient(email="preview@localhost", name="demo"), datetime.now(UTC)
+            store, app, Recipient(email="preview@localhost", name="demo"), datetime.now(UTC)
         )
     result.digest_subject = rendered.subject
     for suffix, body in ((".digest.txt", rendered.text), (".digest.html", rendered.html)):

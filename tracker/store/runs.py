@@ -118,6 +118,38 @@ class RunTables(Database):
             )
         }
 
+    # --- scheduled jobs (tracker run) ------------------------------------------------------------
+
+    def last_successes(self) -> list[tuple[str, str]]:
+        """(job, start of its last successful run) for every job of `tracker run` that succeeded,
+        a source fetched by hand (`tracker fetch`) counting as its job `fetch:<source>`; a job
+        may come twice (scheduled and by hand)."""
+        rows = self.db.execute(
+            "SELECT job, last_success FROM job_runs WHERE last_success IS NOT NULL UNION ALL "
+            "SELECT 'fetch:' || source, last_success FROM source_state WHERE last_success IS NOT NULL"
+        ).fetchall()
+        return [(str(job), str(when)) for job, when in rows]
+
+    def record_job(
+        self,
+        job: str,
+        *,
+        last_start: str | None = None,
+        last_success: str | None = None,
+        last_error: str | None = None,
+        clear_error: bool = False,
+    ) -> None:
+        """Note a job's start, success or error in `job_runs` (only the columns given change;
+        `clear_error` empties last_error)."""
+        columns = {"last_start": last_start, "last_success": last_success, "last_error": last_error}
+        changes: dict[str, str | None] = {k: v for k, v in columns.items() if v is not None}
+        if clear_error:
+            changes["last_error"] = None
+        with self.write():
+            self.db.execute("INSERT OR IGNORE INTO job_runs(job) VALUES (?)", [job])
+            for column, value in changes.items():  # column names from the fixed set above
+                self.db.execute(f"UPDATE job_runs SET {column} = ? WHERE job = ?", [value, job])
+
     # --- list versions -------------------------------------------------------------------------
 
     def list_versions(self, source: str | None = None) -> list[dict[str, Any]]:

@@ -1,19 +1,21 @@
-"""Scoring the tracker against a development set: fetch the sample sites on loopback, classify,
-and compare the events and states with an `expected.json` (see shared/samples/expected.json)."""
+"""Scoring the tracker against a development set (`tracker rules eval`): fetch the sample sites
+(tracker/demo/site) on loopback through the pipeline, and compare the events and states with an
+`expected.json` (see shared/samples/expected.json)."""
 
 from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tracker.app import Tracker
 from tracker.config import load_config
 from tracker.demo.server import SiteServer, site_root
 from tracker.events import event_rows
-from tracker.fetch import fetch, load_classifier
+from tracker.pipeline import fetch
 from tracker.settings import Config
 from tracker.state import status
 from tracker.store import Store
@@ -113,13 +115,11 @@ def evaluate(
         server.aliases[USGS_PATH] = root / "usgs/2018/critical-minerals-list.html"
         config = sample_config(server.base_url, db)
         if rules_dir is not None:
-            from dataclasses import replace
-
             config = replace(config, rules_dir=Path(rules_dir))
-        classifier = load_classifier(config)
-        fetch(config, classifier=classifier)
+        app = Tracker(config)
+        fetch(app)
         server.aliases[USGS_PATH] = root / "usgs/2022/critical-minerals-list.html"
-        fetch(config, classifier=classifier)
+        fetch(app)
         with Store(db) as store:
             events = event_rows(store)
             docs = list(store.documents())

@@ -1,0 +1,79 @@
+"""The pipeline, in one place: fetch → classify → events → states → alerts.
+
+Each source runs in its own thread (`tracker.fetch`); every document a source stores is handed to
+the classifier as it arrives, which writes the document's events and the measure states they
+change (`tracker.events`, `tracker.state`) in one transaction; when every source has run, the
+alerts are brought up to date (`tracker.alerts`). Digests are sent on their own schedule
+(`tracker.digest`). The CLI, the scheduler, the demo and `tracker rules eval` all fetch through
+here."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from tracker import fetch as stage
+from tracker.alerts import sync_alerts
+from tracker.app import Tracker
+from tracker.events import Classifier
+from tracker.models import RunStats
+from tracker.settings import Config
+from tracker.sources.base import Progress
+from tracker.yamlfile import RuleFileError
+
+log = logging.getLogger(__name__)
+
+# what a run does when the rules cannot be loaded, given the error: fetch regardless (news is
+# stored unclassified, never lost) after telling someone
+OnBrokenRules = Callable[[RuleFileError], None]
+
+
+def classifier_of(app: Tracker, on_broken_rules: OnBrokenRules | None) -> Classifier | None:
+    """The tracker's classifier; with broken rules, None after `on_broken_rules` was told (without
+    it, the RuleFileError is raised)."""
+    try:
+        return app.classifier
+    except RuleFileError as exc:
+        if on_broken_rules is None:
+            raise
+        on_broken_rules(exc)
+        return None
+
+
+def fetch(
+    app: Tracker | Config,
+    names: Sequence[str] | None = None,
+    *,
+    mode: str = "fetch",
+    until: date | None = None,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    classify: bool = True,
+    on_broken_rules: OnBrokenRules | None = None,
+) -> list[RunStats]:
+    """Run the named sources (else every enabled one) through the whole pipeline and return what
+    each did. A failing source is recorded as failed and never stops the others. With `classify`
+    false, or broken rules and `on_broken_rules` given, documents are stored unclassified (the
+    next run that classifies catches them up) and no alerts are made."""
+    app = Tracker.of(app)
+    classifier = classifier_of(app, on_broken_rules) if classify else None
+    results = stage.fetch(
+        app.config, names, mode=mode, until=until, progress=progress, stop=stop, classifier=classifier
+    )
+    if classifier is not None:
+        with app.store() as store:
+            sync_alerts(store, app.config, datetime.now(UTC))
+    return results
+
+
+def ingest(
+    app: Tracker | Config, source_name: str, files: Sequence[str | Path], url: str | None = None
+) -> list[dict[str, Any]]:
+    """Store and classify local files through a source's parser (`tracker.fetch.ingest`); alerts
+    follow on the next fetch or digest, as for any stored document."""
+    app = Tracker.of(app)
+    return stage.ingest(app.config, source_name, files, url, classifier=app.classifier)
