@@ -11,14 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tracker.errors import InputError
+from tracker.events import document_view, stored_view
+from tracker.fetch import parse_file
 from tracker.rules import Check, DateSpec, DocView, Draft, Rule, RuleSet
+from tracker.settings import Config
+from tracker.store import Store
 from tracker.vocab import Scan
-
-if TYPE_CHECKING:
-    from tracker.settings import Config
 
 MINERAL_TYPES = {"mineral", "group"}  # what `minerals: required` counts (item classes do not)
 SHOWN = 6  # a condition's values shown in the table before "+N more"
@@ -207,8 +208,6 @@ def explain(ruleset: RuleSet, doc: DocView) -> Explanation:
 def explain_stored(ruleset: RuleSet, db_path: str | Path, doc_id: int) -> Explanation:
     """`explain` for a stored document. MissingDatabaseError when there is no database (none is
     created), InputError when it holds no document `doc_id`."""
-    from tracker.events import stored_view
-    from tracker.store import Store
 
     with Store(db_path, create=False) as store:
         view = stored_view(store, doc_id)
@@ -220,8 +219,6 @@ def explain_stored(ruleset: RuleSet, db_path: str | Path, doc_id: int) -> Explan
 def explain_file(ruleset: RuleSet, config: Config, source: str, file: str | Path) -> list[Explanation]:
     """`explain` for each document of a local file read through a configured source's parser, as
     `tracker ingest` reads it; nothing is stored."""
-    from tracker.events import document_view
-    from tracker.fetch import parse_file
 
     return [explain(ruleset, document_view(doc)) for doc in parse_file(config, source, file)]
 

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from tracker.errors import ParseError
+from tracker.wording import plural
+
 
 def sha256(data: bytes | str) -> str:
     """Hex SHA-256 of bytes, or of a string's UTF-8 encoding."""
@@ -71,7 +74,8 @@ class Document:
         the title and number (none at all) or the text and meta (newlines and tabs kept); no date
         of issue before 1900 or more than a year ahead (dropped and noted). ParseError when the
         URL is not one a reader may follow."""
-        from tracker.errors import ParseError
+        # textutil brings BeautifulSoup (~70 ms): loaded only once a document is cleaned, so a
+        # command that reads the database never pays for it
         from tracker.textutil import clean_text, clean_title, issue_date
 
         if not _DOCUMENT_URL.match(self.url):
@@ -99,7 +103,7 @@ class Document:
 
 
 def _clean_meta(value: Any) -> Any:
-    from tracker.textutil import clean_text
+    from tracker.textutil import clean_text  # deferred: see Document.sanitise
 
     if isinstance(value, str):
         return clean_text(value)
@@ -147,7 +151,6 @@ class RunStats:
         """What the run did, in words, as `tracker fetch` and `tracker run --once` print it: '8 items,
         8 new, 0 updated, 10 requests' (or 'not modified, 1 request') and its notes; for a run that
         did not succeed, its error and what it stored nonetheless."""
-        from tracker.wording import plural
 
         if self.status != "ok":
             return f"{self.error or self.status} ({self.new_documents} new stored)"

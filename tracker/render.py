@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
+import click
+
 from tracker import safe
 from tracker.timeline import FIELDS, TimelineEvent
 
@@ -112,7 +114,6 @@ def table(
     """Rows that fit the terminal: date, jurisdiction, action, number, in force, minerals and the
     description (the English line, when the events carry it); with `wide` the description is not
     cut and the title follows it."""
-    import click
 
     total = columns or shutil.get_terminal_size((120, 24)).columns
     put = pad if wide else fit  # wide: every cell whole (table_columns decides when)

@@ -1,7 +1,9 @@
 """The `tracker` command: parses options, calls the library, prints; errors become one line.
 
 Commands are grouped by noun in the modules of this package; each is a few lines over a
-library function."""
+library function. Commands import the library modules they call inside their bodies, on purpose:
+`tracker --help` and a command that only reads the database load neither the HTTP client, nor
+BeautifulSoup, nor the scheduler."""
 
 from __future__ import annotations
 

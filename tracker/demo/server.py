@@ -14,6 +14,7 @@ import email.utils
 import hashlib
 import http.server
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -177,7 +178,6 @@ class _Quiet(http.server.ThreadingHTTPServer):
     """A client that closes a kept-alive connection is no error worth a traceback on stderr."""
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
 
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
