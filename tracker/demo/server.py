@@ -60,69 +60,8 @@ class SiteServer:
         # None to fall through to the files
         self.routes: dict[str, Callable[[Request], Reply | None]] = {}
         self.headers_seen: list[dict[str, str]] = []  # request headers, in the order of `requests`
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # headers and body go out in two writes on a keep-alive socket: with Nagle's algorithm
-            # on, the body would wait ~40 ms for the client's delayed ACK
-            disable_nagle_algorithm = True
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                server.requests.append(self.path)
-                server.headers_seen.append(dict(self.headers.items()))
-                for prefix, seconds in server.delays.items():
-                    if self.path.startswith(prefix):
-                        time.sleep(seconds)
-                route = server.route_for(self.path)
-                if route is not None:
-                    parts = urlsplit(self.path)
-                    reply = route(Request(parts.path, parse_qs(parts.query), dict(self.headers.items())))
-                    if reply is not None:
-                        self.send_response(reply.status)
-                        self.send_header("Content-Type", reply.content_type)
-                        self.send_header("Content-Length", str(len(reply.body)))
-                        for name, value in reply.headers.items():
-                            self.send_header(name, value)
-                        self.end_headers()
-                        self.wfile.write(reply.body)
-                        return
-                path = server.resolve(self.path)
-                if path is None:
-                    body = b"not found"
-                    self.send_response(404)
-                    self.send_header("Content-Type", "text/plain")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    return
-                data = path.read_bytes()
-                etag = '"' + hashlib.sha1(data).hexdigest()[:20] + '"'
-                mtime = email.utils.formatdate(int(path.stat().st_mtime), usegmt=True)
-                if server.validators and (
-                    self.headers.get("If-None-Match") == etag
-                    or (
-                        not self.headers.get("If-None-Match")
-                        and self.headers.get("If-Modified-Since") == mtime
-                    )
-                ):
-                    self.send_response(304)
-                    self.send_header("ETag", etag)
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", content_type(path))
-                self.send_header("Content-Length", str(len(data)))
-                if server.validators:
-                    self.send_header("ETag", etag)
-                    self.send_header("Last-Modified", mtime)
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = _Quiet(("127.0.0.1", port), Handler)
+        self.httpd = _Quiet(("127.0.0.1", port), _Handler)
+        self.httpd.site = self
         self.httpd.daemon_threads = True
         self.port = int(self.httpd.server_address[1])
         self._thread: threading.Thread | None = None
@@ -177,11 +116,71 @@ class SiteServer:
 class _Quiet(http.server.ThreadingHTTPServer):
     """A client that closes a kept-alive connection is no error worth a traceback on stderr."""
 
+    site: SiteServer  # what the handler serves
+
     def handle_error(self, request: Any, client_address: Any) -> None:
 
         if isinstance(sys.exc_info()[1], ConnectionError):
             return
         super().handle_error(request, client_address)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Answers a GET from the site's dynamic endpoints, else from its files (with validators)."""
+
+    server: _Quiet
+    protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes on a keep-alive socket: with Nagle's algorithm on, the
+    # body would wait ~40 ms for the client's delayed ACK
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        site = self.server.site
+        site.requests.append(self.path)
+        site.headers_seen.append(dict(self.headers.items()))
+        for prefix, seconds in site.delays.items():
+            if self.path.startswith(prefix):
+                time.sleep(seconds)
+        route = site.route_for(self.path)
+        if route is not None:
+            parts = urlsplit(self.path)
+            reply = route(Request(parts.path, parse_qs(parts.query), dict(self.headers.items())))
+            if reply is not None:
+                self._send(reply.status, reply.body, reply.content_type, reply.headers)
+                return
+        path = site.resolve(self.path)
+        if path is None:
+            self._send(404, b"not found", "text/plain")
+            return
+        self._send_file(path, site.validators)
+
+    def _send_file(self, path: Path, validators: bool) -> None:
+        data = path.read_bytes()
+        etag = '"' + hashlib.sha1(data).hexdigest()[:20] + '"'
+        mtime = email.utils.formatdate(int(path.stat().st_mtime), usegmt=True)
+        if validators and (
+            self.headers.get("If-None-Match") == etag
+            or (not self.headers.get("If-None-Match") and self.headers.get("If-Modified-Since") == mtime)
+        ):
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return
+        self._send(
+            200, data, content_type(path), {"ETag": etag, "Last-Modified": mtime} if validators else None
+        )
+
+    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
 
 
 def content_type(path: Path) -> str:
