@@ -50,7 +50,7 @@ except ImportError:  # not installed: use the checkout this script lives in
 
 from tracker.config import load_config
 from tracker.demo.server import site_root
-from tracker.events import doc_view
+from tracker.events import document_view
 from tracker.rulefile import load_rules
 from tracker.rules import Cond, DateSpec, DocView, RefSpec, Rule, RuleSet, default_rules_dir
 from tracker.sources import get_kind
@@ -79,18 +79,7 @@ def load_samples() -> dict[str, list[DocView]]:
         kind = get_kind(src.kind)(src, None, None)  # type: ignore[arg-type]  # no HTTP, no store: parsing only
         views = []
         for d in kind.parse_file((root / path).read_bytes(), f"https://example.invalid/{path}"):
-            row = {
-                "meta": d.meta,
-                "title": d.title,
-                "text": d.text,
-                "source": src.name,
-                "source_kind": src.kind,
-                "language": d.language,
-                "published": d.published.isoformat() if d.published else None,
-                "doc_number": d.doc_number,
-                "id": None,
-            }
-            views.append(doc_view(row))
+            views.append(document_view(replace(d, source=src.name, source_kind=src.kind)))
         return views
 
     mofcom = [

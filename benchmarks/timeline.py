@@ -65,13 +65,15 @@ except ImportError:  # not installed: use the checkout this script lives in
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tracker import render
-from tracker.codes import ACTIONS, CONTROL_ACTIONS
+from tracker.codes import ACTIONS, CONTROL_ACTIONS, MODIFIER_ACTIONS
 from tracker.config import load_config
 from tracker.demo.server import site_root
 from tracker.rules import default_rules_dir
 from tracker.sources import get_kind
-from tracker.state import MODIFIERS, rebuild_all_states, state_on, status
-from tracker.store import Store, fts_text
+from tracker.state import rebuild_all_states, state_on, status
+from tracker.store import Store
+from tracker.store.events import Control, Modifier
+from tracker.store.migrations import fts_text
 from tracker.timeline import fts_query, query
 from tracker.vocab import Vocabulary, load_vocabulary
 
@@ -286,7 +288,7 @@ class Generator:
         refers_to: list[str] = []
         from_refs = False
         recent = self.controls.setdefault(jur, deque(maxlen=200))
-        if action in MODIFIERS and recent:
+        if action in MODIFIER_ACTIONS and recent:
             ref, ref_minerals = recent[rng.randrange(len(recent))]
             refers_to = [ref]
             minerals = [self.by_id[m] for m in ref_minerals]
@@ -494,7 +496,7 @@ def build(path: Path, n_events: int, seed: int) -> dict[str, Any]:
     gen_s, text_bytes = made["seconds"], made["text_bytes"]
     t5 = time.perf_counter()
     with store.write():  # the controls' states, as the tracker keeps them beside the events
-        counts["states"] = rebuild_all_states(conn)
+        counts["states"] = rebuild_all_states(store)
     states_s = time.perf_counter() - t5
     t4 = time.perf_counter()
     conn.execute("PRAGMA journal_mode = wal")
@@ -661,7 +663,7 @@ def scan_status(conn: sqlite3.Connection, day: str, mineral: str) -> list[Any]:
     )
     wanted = {c["doc_number"] or c["id"] for c in controls}
     mods: dict[str, list[dict[str, Any]]] = {}
-    for m in rows(conn.execute(f"SELECT * FROM events NOT INDEXED WHERE action IN {MODIFIERS}")):
+    for m in rows(conn.execute(f"SELECT * FROM events NOT INDEXED WHERE action IN {MODIFIER_ACTIONS}")):
         for ref in json.loads(m["refers_to"]):
             if ref in wanted:
                 mods.setdefault(ref, []).append(m)
@@ -669,8 +671,20 @@ def scan_status(conn: sqlite3.Connection, day: str, mineral: str) -> list[Any]:
     for c in controls:
         measure = c["doc_number"] or c["id"]
         st = state_on(
-            c,
-            [m for m in mods.get(measure, []) if m["jurisdiction"] == c["jurisdiction"]],
+            Control(c["id"], c["jurisdiction"], c["announced"], c["effective"], c["doc_number"], []),
+            [
+                Modifier(
+                    m["action"],
+                    m["jurisdiction"],
+                    m["announced"],
+                    m["effective"],
+                    m["expires"],
+                    m["doc_number"],
+                    measure,
+                )
+                for m in mods.get(measure, [])
+                if m["jurisdiction"] == c["jurisdiction"]
+            ],
             date.fromisoformat(day),
         )
         if st is not None:

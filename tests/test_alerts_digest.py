@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import shutil
 import socket
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -23,7 +24,7 @@ from tracker.config import load_config
 from tracker.demo.server import site_root
 from tracker.digest import send_digests
 from tracker.settings import Config
-from tracker.store import Store
+from tracker.store import Alert, Store
 
 ART = site_root() / "mofcom/zwgk/zcfb/art"
 SAMPLES = [
@@ -223,9 +224,9 @@ def test_expiry_warnings_come_once_per_threshold(tmp_path: Path) -> None:
 
         def deadlines(day: str) -> list[tuple[str, int]]:
             return [
-                (a["detail"]["field"], a["detail"]["threshold"])
+                (a.detail["field"], a.detail["threshold"])
                 for a in sync_alerts(store, config, at(day))
-                if a["kind"] == "deadline"
+                if a.kind == "deadline"
             ]
 
         assert deadlines("2026-09-01") == []  # 70 days ahead
@@ -241,7 +242,7 @@ def test_a_measure_taking_effect_is_warned(tmp_path: Path) -> None:
     ingest(config, SAMPLES[1])  # 2025-57, announced 2025-10-09, in force 2025-11-08
     with Store(config.db_path) as store:
         created = sync_alerts(store, config, at("2025-11-03"))
-    assert [(a["detail"]["field"], a["detail"]["days"]) for a in created if a["kind"] == "deadline"] == [
+    assert [(a.detail["field"], a.detail["days"]) for a in created if a.kind == "deadline"] == [
         ("effective", 5)
     ]
 
@@ -255,7 +256,8 @@ def test_old_news_is_recorded_without_alerting(tmp_path: Path) -> None:
     with Store(config.db_path) as store:
         sync_alerts(store, config, at("2026-10-30"))
         kinds = [
-            (a["kind"], a["title"][:20]) for a in list_alerts(store, config, Tracker(config).routes.values())
+            (a.alert.kind, a.alert.title[:20])
+            for a in list_alerts(store, config, Tracker(config).routes.values())
         ]
     # the 2023 and 2025 announcements are history; the expiry 11 days ahead is news
     assert [k for k, _ in kinds] == ["deadline"]
@@ -280,8 +282,8 @@ def test_a_substantive_change_gives_one_updated_alert(tmp_path: Path) -> None:
     assert "1 did change" in run.output
     with Store(config.db_path) as store:
         created = sync_alerts(store, config, at("2026-10-30"))
-        assert [a["kind"] for a in created] == ["event_updated"]
-        assert created[0]["detail"]["changes"] == {"expires": ["2026-11-10", None]}
+        assert [a.kind for a in created] == ["event_updated"]
+        assert created[0].detail["changes"] == {"expires": ["2026-11-10", None]}
         # reclassifying again with the same rules changes nothing, so no new alert
         CliRunner().invoke(cli, ["--config", str(config.path), "--rules", str(rules), "reclassify"])
         assert sync_alerts(store, config, at("2026-10-31")) == []
@@ -303,27 +305,25 @@ def test_source_health_opens_once_and_recovers_once(tmp_path: Path, site: Any) -
     broken = write(f"{base}/mofcom/gone.html")
     runner = CliRunner()
 
-    def health(config: Config) -> list[dict[str, Any]]:
+    def health(config: Config) -> list[Alert]:
         with Store(config.db_path) as store:
             return [
-                a
+                a.alert
                 for a in reversed(list_alerts(store, config, Tracker(config).routes.values()))
-                if a["kind"].startswith("health")
+                if a.alert.kind.startswith("health")
             ]
 
     for attempt in range(1, 5):  # fetch (which brings alerts up to date) fails four times
         assert runner.invoke(cli, ["--config", str(cfg), "fetch"]).exit_code == 1
         assert len(health(broken)) == (0 if attempt < 3 else 1)
     [opened] = health(broken)
-    assert opened["kind"] == "health_open"
-    assert "failed 3 runs in a row" in opened["detail"]["reason"] and "HTTP 404" in opened["detail"]["reason"]
+    assert opened.kind == "health_open"
+    assert "failed 3 runs in a row" in opened.detail["reason"] and "HTTP 404" in opened.detail["reason"]
     fixed = write(f"{base}/mofcom/zwgk/zcfb/index.html")
     assert runner.invoke(cli, ["--config", str(cfg), "fetch"]).exit_code == 0
-    assert [a["kind"] for a in health(fixed)] == ["health_open", "health_recovered"]
+    assert [a.kind for a in health(fixed)] == ["health_open", "health_recovered"]
     with Store(fixed.db_path) as store:
-        assert [
-            a for a in sync_alerts(store, fixed, datetime.now(UTC)) if a["kind"].startswith("health")
-        ] == []
+        assert [a for a in sync_alerts(store, fixed, datetime.now(UTC)) if a.kind.startswith("health")] == []
 
 
 def test_a_broken_layout_opens_a_health_alert_at_once(tmp_path: Path, site: Any) -> None:
@@ -340,9 +340,9 @@ def test_a_broken_layout_opens_a_health_alert_at_once(tmp_path: Path, site: Any)
     assert stats.status == "failed"
     with Store(config.db_path) as store:
         kinds = [
-            (a["kind"], a["detail"]["reason"])
+            (a.alert.kind, a.alert.detail["reason"])
             for a in list_alerts(store, config, Tracker(config).routes.values())
-            if a["kind"].startswith("health")
+            if a.alert.kind.startswith("health")
         ]
     assert len(kinds) == 1 and kinds[0][0] == "health_open" and "layout" in kinds[0][1]
 
@@ -450,11 +450,70 @@ def test_a_silent_source_opens_a_health_alert(tmp_path: Path, site: Any) -> None
     )
     fetch(config)
     with Store(config.db_path) as store:
-        last = datetime.fromisoformat(store.source_state("mofcom")["last_success"])
+        last = datetime.fromisoformat(store.source_state("mofcom").last_success)
         assert [
-            a for a in sync_alerts(store, config, last + timedelta(hours=2)) if a["kind"].startswith("health")
+            a for a in sync_alerts(store, config, last + timedelta(hours=2)) if a.kind.startswith("health")
         ] == []
         [silent] = [
-            a for a in sync_alerts(store, config, last + timedelta(hours=4)) if a["kind"].startswith("health")
+            a for a in sync_alerts(store, config, last + timedelta(hours=4)) if a.kind.startswith("health")
         ]
-    assert silent["kind"] == "health_open" and "no successful run since" in silent["detail"]["reason"]
+    assert silent.kind == "health_open" and "no successful run since" in silent.detail["reason"]
+
+
+def test_every_sentence_can_be_reworded_in_the_templates(tmp_path: Path, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    custom = tmp_path / "words"
+    custom.mkdir()
+    shipped = Path(__file__).parent.parent / "templates"
+    labels = (shipped / "_labels.j2").read_text("utf-8")
+    (custom / "_labels.j2").write_text(labels.replace('"New export control"', '"Zoning order"'), "utf-8")
+    sentences = (shipped / "_sentences.j2").read_text("utf-8")
+    for old, new in (("takes effect", "starts"), ("Updated: ", "Changed: "), ("is failing", "is down")):
+        assert old in sentences
+        sentences = sentences.replace(old, new)
+    (custom / "_sentences.j2").write_text(sentences, "utf-8")
+    config = make(tmp_path, port, extra=f'[digest]\ntemplates = "{custom}"\n')
+    ingest(config, SAMPLES[1], SAMPLES[2])  # 2025-57 in force 2025-11-08; 2025-70 (a suspension)
+    with sqlite3.connect(config.db_path) as db:  # the suspension ends the day 2025-57 starts
+        db.execute("UPDATE events SET expires = '2025-11-08' WHERE doc_number = 'MOFCOM 2025-70'")
+    send_digests(config, at("2025-11-01"))
+    text, html = parts(inbox.messages[0])
+    for body in (text, html):
+        assert "Zoning order starts in 7 days (2025-11-08)" in body  # a deadline alert's heading
+        assert "New export control" not in body and "takes effect" not in body
+    # the dates ahead of one day come in the order of their words: 'suspension' before 'zoning'
+    assert (
+        "* suspension of MOFCOM 2025-70 expires 2025-11-08, in 7 days\n"
+        "* zoning order of MOFCOM 2025-57 starts 2025-11-08, in 7 days\n"
+    ) in text
+
+
+def test_what_the_sentences_print_is_escaped_in_html_and_the_feed(
+    tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    import feedparser
+
+    inbox, port = smtp
+    config = make(tmp_path, port)
+    ingest(config, SAMPLES[2])  # 2025-70, suspended until 2026-11-10
+    with sqlite3.connect(config.db_path) as db:  # a number and an error as a careless page might give
+        db.execute("UPDATE events SET doc_number = 'No. <i>70</i> & co' WHERE doc_number = 'MOFCOM 2025-70'")
+        db.execute(
+            "INSERT INTO source_state(source, consecutive_failures, last_error)"
+            " VALUES ('mofcom', 3, 'HTTP 500: <b>x</b> & y')"
+        )
+    send_digests(config, at("2026-10-30"))
+    text, html = parts(inbox.messages[0])
+    assert "* suspension of No. <i>70</i> & co expires 2026-11-10, in 11 days" in text
+    assert "  No. <i>70</i> & co — suspension; " in text
+    assert "* Source mofcom is failing: failed 3 runs in a row: HTTP 500: <b>x</b> & y" in text
+    assert "<li>suspension of No. &lt;i&gt;70&lt;/i&gt; &amp; co expires 2026-11-10, in 11 days</li>" in html
+    assert "<div>No. &lt;i&gt;70&lt;/i&gt; &amp; co — suspension; " in html
+    assert "failed 3 runs in a row: HTTP 500: &lt;b&gt;x&lt;/b&gt; &amp; y</li>" in html
+    assert "<i>" not in html and "<b>x" not in html and "&amp;lt;" not in html  # nothing twice either
+    assert cli_run(config, "feed", "--out", str(tmp_path / "a.xml")).exit_code == 0
+    feed = feedparser.parse((tmp_path / "a.xml").read_bytes())
+    assert not feed.bozo, feed.get("bozo_exception")
+    summaries = [e.summary for e in feed.entries]
+    assert any(s.startswith("No. <i>70</i> & co — suspension; ") for s in summaries)
+    assert "failed 3 runs in a row: HTTP 500: <b>x</b> & y" in summaries

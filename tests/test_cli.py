@@ -165,6 +165,11 @@ def test_user_errors_are_one_line_naming_file_and_key(tmp_path: Path) -> None:
         ("[fetch]\ntimeout = -1\n", "fetch.timeout: must be a finite number above 0 and at most 3,600"),
         ("[fetch]\nretry = 3\n", "fetch.retry: unknown key (did you mean 'retries'?)"),
         ('timezone = "Mars/Olympus"\n', "timezone: unknown time zone"),
+        ("fetch = 0\n", "fetch: must be a table: [fetch] with its keys below it"),
+        ("database = 5\n", "database: must be a table: [database]"),
+        ('digest = "x"\n', "digest: must be a table: [digest]"),
+        ("smtp = 3\n", "smtp: must be a table: [smtp]"),
+        ("alerts = []\n", "alerts: must be a table: [alerts]"),
         ("[sources.mofcom\n", "invalid TOML"),
     ]
     for body, expected in cases:

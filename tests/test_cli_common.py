@@ -24,6 +24,7 @@ from tracker.demo.server import SiteServer, site_root
 from tracker.errors import InputError, MissingDatabaseError
 from tracker.models import Document, RunStats, sha256
 from tracker.store import Store
+from tracker.timeline import Filters
 
 LIST = "/mofcom/zwgk/zcfb/index.html"
 ARTICLE = site_root() / "mofcom/zwgk/zcfb/art/2025/art_225cdea2e0df055cbf1899687ca2ed06.html"
@@ -204,8 +205,8 @@ class Spy:
 
 # command, option, where the library receives the date, whether a year or month means its last day
 OPTIONS = [
-    (["timeline"], "--since", ("tracker.timeline.query", "since"), False),
-    (["timeline"], "--until", ("tracker.timeline.query", "until"), True),
+    (["timeline"], "--since", ("tracker.timeline.asked", "since"), False),
+    (["timeline"], "--until", ("tracker.timeline.asked", "until"), True),
     (["documents"], "--since", ("tracker.catalog.list_documents", "since"), False),
     (["digest", "--now", "2026-11-23T12:00:00+00:00"], "--since", ("tracker.digest.preview", "since"), False),
     (["backfill", "--source", "mofcom"], "--until", ("tracker.fetch.fetch", "until"), False),
@@ -235,7 +236,7 @@ def test_every_date_option_takes_every_form(
 ) -> None:
     where, keyword = target
     empty: dict[str, Any] = {
-        "tracker.timeline.query": iter([]),
+        "tracker.timeline.asked": Filters(),
         "tracker.catalog.list_documents": iter([]),
         "tracker.digest.preview": (SimpleNamespace(text=""), []),
         "tracker.fetch.fetch": [],
@@ -371,7 +372,7 @@ def test_a_document_line_fits_an_explicit_width() -> None:
         id=7,
         doc_number="MOFCOM 2025-70 (corrigendum)",
         title=LONG_TITLE,
-        issued="2025-11-07",
+        published="2025-11-07",
         language="en",
         sources=["mofcom"],
         urls=[],

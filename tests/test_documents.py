@@ -234,7 +234,7 @@ def test_table_line_joins_several_actions_with_commas_and_clips_long_titles() ->
         id=7,
         doc_number="MOFCOM 2025-70",
         title="商务部公告" * 30,
-        issued="2025-11-07",
+        published="2025-11-07",
         language="zh",
         sources=["mofcom"],
         urls=[],

@@ -25,7 +25,7 @@ from werkzeug import Request, Response
 
 from tracker.models import RunStats
 from tracker.pipeline import fetch
-from tracker.store import Store
+from tracker.store import Run, SourceState, Store
 
 # --- helpers -----------------------------------------------------------------------------------
 
@@ -50,14 +50,14 @@ def documents(db_path: Path, source: str | None = None) -> list[dict[str, Any]]:
         return list(store.documents(source))
 
 
-def state(db_path: Path, source: str) -> dict[str, Any]:
+def state(db_path: Path, source: str) -> SourceState:
     with Store(db_path) as store:
         row = store.source_state(source)
     assert row is not None, f"no source_state row for {source}"
     return row
 
 
-def last_run(db_path: Path, source: str) -> dict[str, Any]:
+def last_run(db_path: Path, source: str) -> Run:
     with Store(db_path) as store:
         return store.runs(source)[0]
 
@@ -231,10 +231,10 @@ def test_http_500_feed_fails_with_reason_after_retries_and_other_source_is_still
     assert "after 3 attempts" in broken.error
     assert broken.http_status == 500
     assert hits(httpserver, "/broken/feed/") == 3  # retries + 1
-    assert last_run(db_path, "broken")["status"] == "failed"
-    assert "HTTP 500" in last_run(db_path, "broken")["error"]
-    assert state(db_path, "broken")["consecutive_failures"] == 1
-    assert state(db_path, "broken")["last_success"] is None
+    assert last_run(db_path, "broken").status == "failed"
+    assert "HTTP 500" in last_run(db_path, "broken").error
+    assert state(db_path, "broken").consecutive_failures == 1
+    assert state(db_path, "broken").last_success is None
 
     assert healthy.status == "ok" and healthy.new_documents == 2
     assert sorted(d["title"] for d in documents(db_path, "healthy")) == [
@@ -246,11 +246,11 @@ def test_http_500_feed_fails_with_reason_after_retries_and_other_source_is_still
     broken2, healthy2 = run(config, "broken", "healthy")
     assert broken2.status == "failed"
     assert hits(httpserver, "/broken/feed/") == 6
-    assert state(db_path, "broken")["consecutive_failures"] == 2
-    assert "HTTP 500" in state(db_path, "broken")["last_error"]
+    assert state(db_path, "broken").consecutive_failures == 2
+    assert "HTTP 500" in state(db_path, "broken").last_error
     assert healthy2.status == "ok"
-    assert state(db_path, "healthy")["consecutive_failures"] == 0
-    assert state(db_path, "healthy")["last_success"] is not None
+    assert state(db_path, "healthy").consecutive_failures == 0
+    assert state(db_path, "healthy").last_success is not None
     assert len(documents(db_path, "healthy")) == 2
 
 
@@ -275,7 +275,7 @@ def test_429_with_retry_after_is_waited_out_then_succeeds(httpserver: HTTPServer
     assert hits(httpserver, "/feed/") == 2
     assert elapsed >= 0.9, "Retry-After: 1 was not honoured (backoff alone is 0.01 s)"
     assert [d["title"] for d in documents(db_path)] == ["After the wait"]
-    assert state(db_path, "feed")["consecutive_failures"] == 0
+    assert state(db_path, "feed").consecutive_failures == 0
 
 
 # --- 3. timeouts -------------------------------------------------------------------------------
@@ -307,7 +307,7 @@ def test_server_slower_than_timeout_fails_as_timed_out_quickly(
     assert stats.error is not None and "timed out" in stats.error
     assert server.connections == 2  # retries + 1
     assert elapsed < 6, f"took {elapsed:.1f} s"  # generous: without a timeout, 2 x 10 s
-    assert "timed out" in state(db_path, "feed")["last_error"]
+    assert "timed out" in state(db_path, "feed").last_error
     assert documents(db_path) == []
 
 
@@ -392,7 +392,7 @@ def test_truncated_body_fails_and_stores_nothing(
     assert documents(db_path) == []
     with Store(db_path) as store:
         assert store.cache_entry(feed_url) is None
-    assert last_run(db_path, "feed")["status"] == "failed"
+    assert last_run(db_path, "feed").status == "failed"
 
 
 # --- 5. charsets -------------------------------------------------------------------------------
@@ -548,9 +548,9 @@ def test_malformed_feed_fails_never_ok_with_zero_items(
 
     assert stats.status == "failed"
     assert stats.error is not None and "feed" in stats.error
-    assert last_run(db_path, "feed")["status"] == "failed"
-    assert state(db_path, "feed")["last_success"] is None
-    assert state(db_path, "feed")["consecutive_failures"] == 1
+    assert last_run(db_path, "feed").status == "failed"
+    assert state(db_path, "feed").last_success is None
+    assert state(db_path, "feed").consecutive_failures == 1
     assert documents(db_path) == []
 
 
@@ -631,8 +631,8 @@ def test_mofcom_list_whose_layout_changed_after_a_good_run_fails_with_layout_mes
     assert second.status == "failed"
     assert second.error is not None and "layout" in second.error
     assert "it had items before" in second.error
-    assert "layout" in state(db_path, "mof")["last_error"]
-    assert state(db_path, "mof")["consecutive_failures"] == 1
+    assert "layout" in state(db_path, "mof").last_error
+    assert state(db_path, "mof").consecutive_failures == 1
     assert len(documents(db_path)) == 1
 
 
@@ -663,7 +663,7 @@ def test_html_list_item_selector_matching_nothing_on_first_run_fails(
     assert stats.status == "failed"
     assert stats.error is not None and "layout" in stats.error
     assert "selector matched nothing" in stats.error
-    assert state(db_path, "notices")["consecutive_failures"] == 1
+    assert state(db_path, "notices").consecutive_failures == 1
     assert documents(db_path) == []
 
 
@@ -697,7 +697,7 @@ def test_offhost_list_link_is_not_followed_and_the_rest_is_stored(
     assert stats.requests == 3  # the list and two articles, nothing else
     urls = sorted(u for d in documents(db_path) for u in d["urls"])
     assert urls == [url(httpserver, "/art/1.html"), url(httpserver, "/art/2.html")]
-    assert last_run(db_path, "mof")["status"] == "ok"
+    assert last_run(db_path, "mof").status == "ok"
 
 
 def test_article_redirect_to_another_host_is_refused_and_recorded(
@@ -733,9 +733,9 @@ def test_article_redirect_to_another_host_is_refused_and_recorded(
     moved = url(httpserver, "/art/moved.html")
     assert len(stats.item_errors) == 1
     assert moved in stats.item_errors[0] and "redirect to another host refused" in stats.item_errors[0]
-    error = last_run(db_path, "mof")["error"]
+    error = last_run(db_path, "mof").error
     assert moved in error and "redirect to another host refused" in error
-    assert state(db_path, "mof")["consecutive_failures"] == 1
+    assert state(db_path, "mof").consecutive_failures == 1
     docs = documents(db_path)
     assert sorted(d["doc_number"] for d in docs) == ["MOFCOM 2025-1", "MOFCOM 2025-3"]
 
@@ -791,7 +791,7 @@ def test_invalid_federalregister_json_fails(httpserver: HTTPServer, db_path: Pat
 
     assert stats.status == "failed"
     assert stats.error is not None
-    assert state(db_path, "fr")["consecutive_failures"] == 1
+    assert state(db_path, "fr").consecutive_failures == 1
     assert documents(db_path) == []
 
 
@@ -862,9 +862,9 @@ def test_broken_article_fails_run_keeps_others_and_is_fetched_next_run_without_d
     assert len(first.item_errors) == 1 and broken_url in first.item_errors[0]
     assert "HTTP 500" in first.item_errors[0]
     assert hits(httpserver, "/art/2.html") == 2  # retried once
-    error = last_run(db_path, "mof")["error"]
+    error = last_run(db_path, "mof").error
     assert broken_url in error and "HTTP 500" in error
-    assert state(db_path, "mof")["consecutive_failures"] == 1
+    assert state(db_path, "mof").consecutive_failures == 1
     assert sorted(d["doc_number"] for d in documents(db_path)) == ["MOFCOM 2025-1", "MOFCOM 2025-3"]
     with Store(db_path) as store:
         assert store.cache_entry(list_url) is None  # the list must be read again next time
@@ -894,7 +894,7 @@ def test_broken_article_fails_run_keeps_others_and_is_fetched_next_run_without_d
         (versions,) = store.db.execute("SELECT COUNT(*) FROM document_versions").fetchone()
         assert versions == 3
         assert store.cache_entry(list_url) is not None  # now complete: validators kept
-    assert state(db_path, "mof")["consecutive_failures"] == 0
+    assert state(db_path, "mof").consecutive_failures == 0
 
     (third,) = run(config, "mof")  # and now the list answers 304
     assert third.status == "ok" and third.not_modified == 1 and third.new_documents == 0

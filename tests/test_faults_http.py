@@ -149,7 +149,7 @@ def test_a_trickled_answer_fails_as_timed_out_at_its_deadline_and_the_other_sour
     assert slow_stats.error is not None and "timed out (no complete response within 1 s)" in slow_stats.error
     assert elapsed < 10, f"a 1 s deadline took {elapsed:.1f} s"  # generous: without it, for ever
     assert server.connections == 1
-    assert "timed out" in last_run(db_path, "slow")["error"]
+    assert "timed out" in last_run(db_path, "slow").error
     assert healthy_stats.status == "ok" and healthy_stats.new_documents == 2
     assert sorted(d["title"] for d in documents(db_path)) == ["Healthy one", "Healthy two"]
 
@@ -173,7 +173,7 @@ def test_sigterm_stops_tracker_fetch_in_the_middle_of_a_trickled_answer(
     assert proc.returncode == 130, err
     assert took < 10, f"exited {took:.1f} s after SIGTERM"  # generous: the wait was minutes
     assert "interrupted" in err and "Traceback" not in err
-    assert last_run(db_path, "slow")["status"] == "interrupted"
+    assert last_run(db_path, "slow").status == "interrupted"
 
 
 # --- 2. the size bound holds while decoding, for any stack of encodings --------------------------
@@ -378,7 +378,7 @@ def test_a_long_wait_ends_at_once_when_the_run_is_stopped(
 
     assert stats.status == "interrupted", stats.error
     assert elapsed < 10, f"stopping a {wait} wait took {elapsed:.1f} s"  # generous: the wait is 300 s
-    assert last_run(db_path, "feed")["status"] == "interrupted"
+    assert last_run(db_path, "feed").status == "interrupted"
     if wait == "host-delay":  # what was read before the wait is kept
         assert [d["title"] for d in documents(db_path)] == ["Item a-1"]
 
@@ -426,7 +426,7 @@ def test_sigterm_during_a_retry_wait_stops_tracker_fetch_with_130(
     assert took < 10, f"exited {took:.1f} s after SIGTERM"  # generous: the wait was minutes
     assert "interrupted" in err and "Traceback" not in err
     assert hits(httpserver, "/feed/") == 1
-    assert last_run(db_path, "busy")["status"] == "interrupted"
+    assert last_run(db_path, "busy").status == "interrupted"
 
 
 def test_sigterm_during_a_retry_wait_stops_tracker_run_at_once(
@@ -448,7 +448,7 @@ def test_sigterm_during_a_retry_wait_stops_tracker_run_at_once(
     assert proc.returncode == 0, err
     assert took < 10, f"exited {took:.1f} s after SIGTERM"  # generous: the wait was minutes
     assert err.splitlines()[-1] == "stopped", err
-    assert last_run(db_path, "busy")["status"] == "interrupted"
+    assert last_run(db_path, "busy").status == "interrupted"
 
 
 # --- 4. requests and redirects stay on the source's own origins ----------------------------------

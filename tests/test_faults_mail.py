@@ -147,8 +147,7 @@ def digests(config: Config) -> list[tuple[Any, ...]]:
 def pending_for(config: Config) -> list[list[str]]:
     with Store(config.db_path) as store:
         return [
-            a["pending_for"]
-            for a in list_alerts(store, config, Tracker(config).routes.values(), pending=True)
+            a.pending_for for a in list_alerts(store, config, Tracker(config).routes.values(), pending=True)
         ]
 
 

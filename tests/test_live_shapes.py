@@ -184,7 +184,7 @@ def test_refused_full_text_is_kept_pending_and_read_on_a_later_run(
     assert doc["text"].startswith("The Bureau suspends the rule")  # the abstract until the text comes
     with Store(db_path) as store:
         assert store.pending_text_count("federalregister") == 1
-        assert store.runs("federalregister")[0]["notes"]
+        assert store.runs("federalregister")[0].notes
 
     [second] = fetch(config)
     assert second.status == "ok", second.error

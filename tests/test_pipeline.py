@@ -290,7 +290,7 @@ def test_interrupted_run_leaves_the_database_consistent_and_the_next_run_complet
             assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             partial = _count(db_path, "SELECT COUNT(*) FROM documents")
             assert 2 <= partial < 8
-            assert store.runs("mofcom")[0]["status"] == "interrupted"
+            assert store.runs("mofcom")[0].status == "interrupted"
             # every stored document is whole: its version and URL rows were written with it
             assert _count(db_path, "SELECT COUNT(*) FROM document_versions") == partial
         srv.delays.clear()
@@ -318,5 +318,5 @@ def test_one_failing_source_never_stops_the_others(site: SiteServer, db_path: Pa
     assert results["mofcom"].status == "ok"
     assert results["mofcom"].new_documents == 8
     with Store(db_path) as store:
-        assert store.source_state("broken")["consecutive_failures"] == 1
-        assert store.source_state("mofcom")["consecutive_failures"] == 0
+        assert store.source_state("broken").consecutive_failures == 1
+        assert store.source_state("mofcom").consecutive_failures == 0

@@ -98,18 +98,18 @@ def test_a_new_recipients_first_digest_carries_the_alerts_of_the_backlog_days_on
     alert_at(config, RECENT, "2026-10-25")  # 5 days before: within the default 7
     with Store(config.db_path) as store:
         listed = list_alerts(store, config, Tracker(config).routes.values(), now=at("2026-10-30"))
-    by_number = {numbers(config, [a["id"]])[0]: a for a in listed}
+    by_number = {numbers(config, [a.alert.id])[0]: a for a in listed}
     # `alerts` says what the digest will do: the recent one waits, the old one is history
-    assert by_number["MOFCOM 2025-57"]["state"] == "pending"
-    assert by_number["MOFCOM 2025-57"]["pending_for"] == ["a@example.org"]
-    assert by_number["MOFCOM 2023-23"]["state"] == "old"
-    assert by_number["MOFCOM 2023-23"]["pending_for"] == []
+    assert by_number["MOFCOM 2025-57"].state == "pending"
+    assert by_number["MOFCOM 2025-57"].pending_for == ["a@example.org"]
+    assert by_number["MOFCOM 2023-23"].state == "old"
+    assert by_number["MOFCOM 2023-23"].pending_for == []
 
     [out] = send_digests(config, at("2026-10-30"))
 
     assert (out.status, out.alerts) == ("sent", 1)
     [ids] = sent_alert_ids(config, "a@example.org")
-    assert ids == [by_number["MOFCOM 2025-57"]["id"]]  # exactly what `alerts --pending` listed
+    assert ids == [by_number["MOFCOM 2025-57"].alert.id]  # exactly what `alerts --pending` listed
     text, _ = parts(inbox.messages[0])
     assert "MOFCOM 2025-57" in text and "MOFCOM 2023-23" not in text
 
@@ -203,7 +203,7 @@ def test_a_recipient_added_later_gets_the_backlog_not_the_whole_history(
     config = load_config(cfg)
     with Store(config.db_path) as store:
         waiting = {
-            a["id"]: a["pending_for"]
+            a.alert.id: a.pending_for
             for a in list_alerts(store, config, Tracker(config).routes.values(), now=at("2026-10-25"))
         }
     assert sorted(waiting.values()) == [[], ["b@example.org"]]
@@ -416,11 +416,11 @@ def test_a_source_failing_once_is_one_run_in_a_row(tmp_path: Path, site: SiteSer
     assert CliRunner().invoke(cli, ["--config", str(cfg), "fetch"]).exit_code == 1
     with Store(config.db_path) as store:
         [health] = [
-            a
+            a.alert
             for a in list_alerts(store, config, Tracker(config).routes.values())
-            if a["kind"] == "health_open"
+            if a.alert.kind == "health_open"
         ]
-    assert health["detail"]["reason"].startswith("failed 1 run in a row: ")
+    assert health.detail["reason"].startswith("failed 1 run in a row: ")
 
 
 def test_digest_send_says_1_alert_stays_pending(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -290,6 +291,32 @@ def test_reclassify_shows_the_effect_of_an_edit_before_keeping_it(tmp_path: Path
     )
     gone = run("--db", db, "--rules", str(rules), "reclassify", "--dry-run")
     assert "- " in gone.output and "suspension" in gone.output and "1 would disappear" in gone.output
+
+
+def test_reclassify_json_gives_each_changed_event_as_its_row_is_stored(tmp_path: Path) -> None:
+    ingest(tmp_path, NO23, NO57, NO70)
+    db = tmp_path / "t.db"
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        stored = {r["id"]: dict(r) for r in conn.execute("SELECT * FROM events")}
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    cn = rules / "cn-mofcom.yaml"
+    edited = cn.read_text("utf-8").replace(
+        "    title: MOFCOM puts items under export control\n    severity: high",
+        "    title: MOFCOM puts items under export control\n    severity: critical",
+    )
+    cn.write_text(edited, "utf-8")
+    changes = json.loads(
+        run("--db", str(db), "--rules", str(rules), "reclassify", "--dry-run", "--json").output
+    )
+    assert len(changes) == 2 and {c["change"] for c in changes} == {"change"}
+    for c in changes:
+        row = stored[c["event"]["id"]]
+        # every column as the table holds it (the lists as JSON text), only the severity new
+        assert c["event"] == {**row, "severity": "critical"}
+        assert c["fields"] == {"severity": ["high", "critical"]}
+        assert json.loads(row["minerals"]) and isinstance(c["event"]["minerals"], str)
 
 
 def test_refetching_and_reclassifying_never_duplicates_events(tmp_path: Path) -> None:

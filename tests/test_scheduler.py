@@ -80,7 +80,7 @@ def succeeded_after(db_path: Path, job: str, after: datetime) -> Callable[[], bo
 
 def fetch_runs(db_path: Path, source: str) -> list[str]:
     with Store(db_path) as store:
-        return [r["status"] for r in store.runs(source)]
+        return [r.status for r in store.runs(source)]
 
 
 @pytest.fixture

@@ -460,7 +460,7 @@ def test_migration_splits_a_merged_number_into_one_document_per_url_losing_nothi
         assert pending == trade["id"]
         cached = {r[0].removeprefix(base) for r in store.db.execute("SELECT url FROM http_cache")}
         assert cached == {"/mines/list.html", "/trade/list.html", "/mines/2026-9.html", "/mines/2026-10.html"}
-        assert {s: store.source_state(s)["incomplete"] for s in ("mines", "trade")} == {
+        assert {s: store.source_state(s).incomplete for s in ("mines", "trade")} == {
             "mines": 1,
             "trade": 1,
         }

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import make_config, site_config
 from tracker.demo.server import SiteServer, site_root
 from tracker.pipeline import fetch
+from tracker.settings import SourceConfig
+from tracker.sources import get_kind
+from tracker.sources.feeds import RssSettings
+from tracker.sources.htmllist import HtmlListSettings, HtmlListSource
 from tracker.store import Store
 
 
@@ -257,3 +264,29 @@ def test_mofcom_json_list_endpoint_is_read_like_the_html_list(tmp_path: Path, db
     [doc] = _docs(db_path).values()
     assert doc["doc_number"] == "MOFCOM 2025-70"
     assert doc["published"] == date(2025, 11, 7).isoformat()
+
+
+def test_each_source_carries_the_frozen_settings_of_its_own_kind(db_path: Path) -> None:
+    config = make_config(
+        db_path,
+        {"ministry": {"kind": "html-list", "url": "https://ministry.example/list", "item": "li.notice"}},
+        only=False,
+    )
+    for source in config.sources.values():
+        assert type(source.settings) is get_kind(source.kind).Settings, source.name
+    ministry = config.source("ministry").settings
+    assert isinstance(ministry, HtmlListSettings) and ministry.item == "li.notice"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ministry.item = "div"  # type: ignore[misc]
+    with Store(":memory:") as store:
+        kind = get_kind("html-list")(config.source("ministry"), None, store)
+        assert kind.settings is ministry
+
+
+def test_a_kind_refuses_settings_built_for_another_kind() -> None:
+    source = SourceConfig("s", "html-list", ("https://s.example/list",), settings=RssSettings(authority="x"))
+    with Store(":memory:") as store, pytest.raises(TypeError) as caught:
+        HtmlListSource(source, None, store)
+    assert str(caught.value) == (
+        "source 's': settings of kind 'html-list' (HtmlListSettings) expected, got RssSettings"
+    )

@@ -18,6 +18,7 @@ from tracker.cli import cli
 from tracker.demo.server import site_root
 from tracker.state import OPEN_END, intervals, rebuild_all_states, state_on, status
 from tracker.store import Store
+from tracker.store.events import Control, Modifier
 from tracker.timeline import get
 
 RULES = Path(__file__).parent.parent / "rules"
@@ -37,26 +38,25 @@ def _day(rng: random.Random, start: date, span: int) -> str:
     return (start + timedelta(days=rng.randrange(span))).isoformat()
 
 
-def random_measure(rng: random.Random) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def random_measure(rng: random.Random) -> tuple[Control, list[Modifier]]:
     """A control and a handful of suspensions, lifts and reinstatements with dates that overlap,
     touch, come before the announcement or have no expiry."""
     start = date(2025, 1, 1)
     announced = _day(rng, start, 60)
-    control = {
-        "announced": announced,
-        "effective": rng.choice([None, announced, _day(rng, start, 120)]),
-    }
+    effective = rng.choice([None, announced, _day(rng, start, 120)])
+    control = Control("c1", "CN", announced, effective, "C 1", ["gallium"])
     mods = []
     for n in range(rng.randrange(5)):
-        begin = _day(rng, start, 200)
         mods.append(
-            {
-                "action": rng.choice(["suspension", "suspension", "lift", "reinstatement"]),
-                "announced": begin,
-                "effective": rng.choice([None, _day(rng, start, 220)]),
-                "expires": rng.choice([None, _day(rng, start, 260)]),
-                "doc_number": f"M{n}",
-            }
+            Modifier(
+                action=rng.choice(["suspension", "suspension", "lift", "reinstatement"]),
+                jurisdiction="CN",
+                announced=_day(rng, start, 200),
+                effective=rng.choice([None, _day(rng, start, 220)]),
+                expires=rng.choice([None, _day(rng, start, 260)]),
+                doc_number=f"M{n}",
+                ref="C 1",
+            )
         )
     return control, mods
 
@@ -82,7 +82,7 @@ def test_intervals_give_the_state_of_every_day(seed: int) -> None:
             by,
         ), day
     # the intervals tile time from the announcement on, the last one open, no two alike in a row
-    assert spans[0][0] == control["announced"] and spans[-1][1] == OPEN_END
+    assert spans[0][0] == control.announced and spans[-1][1] == OPEN_END
     assert all(a[1] == b[0] and a[2:] != b[2:] for a, b in zip(spans, spans[1:], strict=False))
 
 
@@ -93,14 +93,11 @@ def stored(db: Path) -> list[tuple[Any, ...]]:
 
 def recomputed(db: Path) -> list[tuple[Any, ...]]:
     """The states computed again from all the events, in a transaction that is rolled back."""
-    conn = sqlite3.connect(db, isolation_level=None)
-    try:
-        conn.execute("BEGIN")
-        rebuild_all_states(conn)
-        return conn.execute("SELECT * FROM measure_states ORDER BY event_id, mineral, valid_from").fetchall()
-    finally:
-        conn.execute("ROLLBACK")
-        conn.close()
+    with Store(db) as store, store.rehearsal():
+        rebuild_all_states(store)
+        return store.db.execute(
+            "SELECT * FROM measure_states ORDER BY event_id, mineral, valid_from"
+        ).fetchall()
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -178,6 +175,26 @@ def test_status_filters_by_measure_and_jurisdiction(tmp_path: Path) -> None:
     assert one and {r.measure for r in one} == {"MOFCOM 2025-57"}
     assert one == [r for r in everything if r.measure == "MOFCOM 2025-57"]
     assert len({r.measure for r in everything}) > 1 and elsewhere == []
+
+
+def test_status_filters_by_several_values_as_by_each_one(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    run("--db", str(db), "ingest", *map(str, ALL), "--source", "mofcom")
+    with Store(db) as store:
+        day = date(2026, 1, 1)
+        everything = status(store, as_of=day)
+        first = everything[0]
+        other = next(r for r in everything if r.measure != first.measure and r.mineral != first.mineral)
+        measures, minerals = [first.measure, other.measure], [first.mineral, other.mineral, "no-such"]
+        several = status(store, as_of=day, measures=measures, minerals=minerals, jurisdictions=["CN", "US"])
+        each = [
+            status(store, as_of=day, measures=[m], minerals=[x], jurisdictions=["CN"])
+            for m in measures
+            for x in minerals
+        ]
+    expected = [r for r in everything if r.measure in measures and r.mineral in minerals]
+    assert several == expected and sorted(several) == sorted(r for rows in each for r in rows)
+    assert first in several and other in several
 
 
 def test_a_database_whose_states_were_never_derived_gets_them_on_the_first_answer(tmp_path: Path) -> None:

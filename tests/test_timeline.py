@@ -15,8 +15,8 @@ from click.testing import CliRunner, Result
 from tracker.cli import cli
 from tracker.demo.server import site_root
 from tracker.errors import InputError
-from tracker.store import Store
-from tracker.timeline import TimelineEvent, fts_query, parse_when, query, walk_bound
+from tracker.store import Hits, Store, Walk
+from tracker.timeline import Filters, TimelineEvent, fts_query, parse_when, plan, query, walk_bound
 
 ART = site_root() / "mofcom/zwgk/zcfb/art"
 SAMPLES = sorted(ART.glob("*/*.html")) + [
@@ -203,6 +203,20 @@ def test_a_common_word_walks_the_events_and_finds_the_same_page(
     assert all(e.snippet for e in walked)
 
 
+def test_the_plan_leads_with_the_one_mineral_and_walks_only_a_bare_page_of_search(db: Path) -> None:
+    with Store(db) as store:
+        one = plan(store, Filters.of(minerals=["gallium"], search="公告", limit=3), walk_above=0)
+        two = plan(store, Filters.of(minerals=["gallium", "tungsten"]))
+        page = plan(store, Filters.of(search="公告", limit=3), walk_above=0)
+        rare = plan(store, Filters.of(search="公告", limit=3))
+        every = plan(store, Filters.of(search="公告"), walk_above=0)
+    assert one.by_mineral and one.search == Hits(fts_query("公告"))  # another filter: no walk, no top
+    assert not two.by_mineral and two.minerals == ("gallium", "tungsten")
+    assert isinstance(page.search, Walk) and page.search.match == fts_query("公告")
+    assert rare.search == Hits(fts_query("公告"), top=3)  # fewer hits than WALK_ABOVE: ordered
+    assert every.search == Hits(fts_query("公告"))  # no limit: no page to walk to
+
+
 def test_the_sample_log_has_common_words_matching_events_of_the_same_day(db: Path) -> None:
     with Store(db) as store:
         days = [e.announced for e in query(store, search="公告")]
@@ -280,6 +294,32 @@ def test_empty_results_and_bad_input(db: Path) -> None:
     assert act.exit_code == 2 and "unknown action 'ban'" in act.output
     src = CliRunner().invoke(cli, ["--db", str(db), "timeline", "--source", "mofcon"])
     assert src.exit_code == 2 and "did you mean 'mofcom'" in src.output
+
+
+def test_several_bad_filters_report_the_first_in_option_order(db: Path) -> None:
+    """Minerals, then dates, then actions, then sources: the first wrong one is the error."""
+    bad = [
+        "--source",
+        "mofcon",
+        "--action",
+        "ban",
+        "--until",
+        "soon",
+        "--since",
+        "yesterday",
+        "--mineral",
+        "galium",
+    ]
+    for option, message in (
+        ("--mineral", "unknown mineral 'galium'"),
+        ("--since", "--since: 'yesterday' is not a date"),
+        ("--until", "--until: 'soon' is not a date"),
+        ("--action", "unknown action 'ban'"),
+        ("--source", "unknown source 'mofcon'"),
+    ):
+        result = CliRunner().invoke(cli, ["--db", str(db), "timeline", *bad])
+        assert result.exit_code == 2 and result.output.startswith(f"error: {message}"), result.output
+        bad = bad[: bad.index(option)]  # fixed: the next one is reported
 
 
 def test_show_explains_an_event(db: Path) -> None:

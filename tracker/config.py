@@ -14,7 +14,7 @@ import typing
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tracker import __version__
@@ -41,6 +41,14 @@ from tracker.settings import (
 from tracker.sources import get_kind
 from tracker.wording import did_you_mean
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+# a table as tomllib reads it (and _merge combines them), before any checking: the only untyped
+# shape, read in this module alone
+TomlTable = dict[str, Any]
+PathArg = str | os.PathLike[str]
+
 
 def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
     """The config file to read: --config, else $TRACKER_CONFIG, else ./tracker.toml if present."""
@@ -54,19 +62,19 @@ def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
 
 
 def load_config(
-    path: str | os.PathLike[str] | None = None,
+    path: PathArg | None = None,
     *,
-    db_path: str | os.PathLike[str] | None = None,
+    db_path: PathArg | None = None,
     overrides: Mapping[str, Any] | None = None,
     use_user_config: bool = True,
-    rules_dir: str | os.PathLike[str] | None = None,
+    rules_dir: PathArg | None = None,
 ) -> Config:
     """Read the built-in defaults, then the user's file (if any), then `overrides` (a dict shaped
     like the TOML), into a validated Config."""
     defaults_text = resources.files("tracker").joinpath(DEFAULTS_NAME).read_text("utf-8")
     defaults = tomllib.loads(defaults_text)
     cfg_path = find_config_path(path) if use_user_config else None
-    user: dict[str, Any] = {}
+    user: TomlTable = {}
     file_label = str(cfg_path) if cfg_path else "<defaults>"
     if cfg_path is not None:
         try:
@@ -86,7 +94,13 @@ def load_config(
     return config
 
 
-def _merge(base: dict[str, Any], user: dict[str, Any], file: str) -> dict[str, Any]:
+# the top-level keys that are tables of settings, merged key by key over the defaults
+SETTINGS_TABLES = frozenset({"database", "fetch", "alerts", "digest", "smtp"})
+
+
+def _merge(base: TomlTable, user: TomlTable, file: str) -> TomlTable:
+    """`user` over `base`, table by table; each table (each source) notes the file it came from
+    as `__file__`, for the errors that name it."""
     unknown = set(user) - TOP_LEVEL_KEYS
     if unknown:
         key = sorted(unknown)[0]
@@ -110,23 +124,49 @@ def _merge(base: dict[str, Any], user: dict[str, Any], file: str) -> dict[str, A
                 cur["__file__"] = file
                 srcs[name] = cur
             out["sources"] = srcs
-        elif isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = {**out[k], **v, "__file__": file}
+        elif k in SETTINGS_TABLES:
+            if not isinstance(v, dict):
+                raise ConfigError(f"must be a table: [{k}] with its keys below it", file=file, key=k)
+            out[k] = {**out.get(k, {}), **v, "__file__": file}
         else:
             out[k] = v
     return out
 
 
-def _build(data: dict[str, Any], file: str, cfg_path: Path | None, db_override: Any) -> Config:
+def _build(data: TomlTable, file: str, cfg_path: Path | None, db_override: PathArg | None) -> Config:
+    """The merged tables as a Config, each checked in turn (the first problem raised)."""
+    db_path = _database_path(data, file, db_override)
+    fetch = _fetch_settings(data, file)
+    tz = _coerce(data.get("timezone", "UTC"), str, file, "timezone")
+    _check_timezone(tz, file)
+    sources = {name: _source(name, dict(raw)) for name, raw in data.get("sources", {}).items()}
+    rules_path = _rules_dir(data, file, cfg_path)
+    return Config(
+        path=cfg_path,
+        db_path=db_path,
+        timezone=tz,
+        fetch=fetch,
+        sources=sources,
+        rules_dir=rules_path,
+        alerts=_alert_settings(data, file),
+        digest=_digest_settings(data, file),
+        smtp=_smtp_settings(data, file),
+        recipients=_recipients(data, file),
+    )
+
+
+def _database_path(data: TomlTable, file: str, db_override: PathArg | None) -> Path:
+    """--db, else `[database] path`."""
     db = data.get("database", {})
     db_file = db.pop("__file__", file)
     _check_keys(db, {"path"}, db_file, "database")
-    db_path = (
-        Path(db_override)
-        if db_override
-        else Path(_coerce(db.get("path", "tracker.db"), str, db_file, "database.path"))
-    )
+    if db_override:
+        return Path(db_override)
+    return Path(_coerce(db.get("path", "tracker.db"), str, db_file, "database.path"))
 
+
+def _fetch_settings(data: TomlTable, file: str) -> FetchSettings:
+    """`[fetch]`, its numbers within their limits and its User-Agent with the version filled in."""
     fetch_raw = dict(data.get("fetch", {}))
     fetch_file = fetch_raw.pop("__file__", file)
     fetch = _dataclass_from(FetchSettings, fetch_raw, fetch_file, "fetch")
@@ -134,87 +174,83 @@ def _build(data: dict[str, Any], file: str, cfg_path: Path | None, db_override: 
     for key, limits in FETCH_LIMITS.items():
         _check_limits(getattr(fetch, key), limits, fetch_file, f"fetch.{key}")
     _check_header_value(fetch.user_agent, fetch_file, "fetch.user_agent")
+    return fetch
 
-    tz = _coerce(data.get("timezone", "UTC"), str, file, "timezone")
-    _check_timezone(tz, file)
 
-    sources: dict[str, SourceConfig] = {}
-    for name, raw in data.get("sources", {}).items():
-        raw = dict(raw)
-        sfile = raw.pop("__file__", "<defaults>")
-        prefix = f"sources.{name}"
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-            raise ConfigError("source names use letters, digits, '-', '_' and '.'", file=sfile, key=prefix)
-        if "kind" not in raw:
-            raise ConfigError("missing key 'kind'", file=sfile, key=prefix)
-        kind_name = _coerce(raw.pop("kind"), str, sfile, f"{prefix}.kind")
-        try:
-            kind_cls = get_kind(kind_name)
-        except KeyError as exc:
-            raise ConfigError(str(exc.args[0]), file=sfile, key=f"{prefix}.kind") from None
-        urls: tuple[str, ...]
-        if "url" in raw and "urls" in raw:
-            raise ConfigError("give either 'url' or 'urls', not both", file=sfile, key=prefix)
-        if "url" in raw:
-            urls = (_coerce(raw.pop("url"), str, sfile, f"{prefix}.url"),)
-        elif "urls" in raw:
-            urls = _coerce(raw.pop("urls"), tuple[str, ...], sfile, f"{prefix}.urls")
+def _source(name: str, raw: TomlTable) -> SourceConfig:
+    """One `[sources.NAME]`: the keys every source shares, checked, and the settings of its kind,
+    built as the kind's own Settings dataclass and checked by the kind."""
+    sfile = raw.pop("__file__", "<defaults>")
+    prefix = f"sources.{name}"
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise ConfigError("source names use letters, digits, '-', '_' and '.'", file=sfile, key=prefix)
+    if "kind" not in raw:
+        raise ConfigError("missing key 'kind'", file=sfile, key=prefix)
+    kind_name = _coerce(raw.pop("kind"), str, sfile, f"{prefix}.kind")
+    try:
+        kind_cls = get_kind(kind_name)
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0]), file=sfile, key=f"{prefix}.kind") from None
+    urls = _source_urls(raw, sfile, prefix)
+    settings_fields = {f.name for f in dataclasses.fields(kind_cls.Settings)}
+    common: TomlTable = {}
+    kind_raw: TomlTable = {}
+    for key, value in raw.items():
+        if key in COMMON_SOURCE_KEYS:
+            common[key] = value
+        elif key in settings_fields:
+            kind_raw[key] = value
         else:
-            raise ConfigError("missing key 'url' (or 'urls')", file=sfile, key=prefix)
-        if not urls:
-            raise ConfigError("needs at least one URL", file=sfile, key=f"{prefix}.urls")
-        for u in urls:
-            parts = urlsplit(u)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ConfigError(f"not an http(s) URL: {u!r}", file=sfile, key=f"{prefix}.url")
-        common: dict[str, Any] = {}
-        settings_fields = {f.name for f in dataclasses.fields(kind_cls.Settings)}
-        kind_raw: dict[str, Any] = {}
-        for key, value in raw.items():
-            if key in COMMON_SOURCE_KEYS:
-                common[key] = value
-            elif key in settings_fields:
-                kind_raw[key] = value
-            else:
-                allowed = COMMON_SOURCE_KEYS | settings_fields
-                raise ConfigError(
-                    f"unknown key for kind {kind_name!r}{did_you_mean(key, allowed)}",
-                    file=sfile,
-                    key=f"{prefix}.{key}",
-                )
-        if "interval" in common:
-            common["interval"] = parse_interval(common["interval"], sfile, f"{prefix}.interval")
-        settings: Any = _dataclass_from(kind_cls.Settings, kind_raw, sfile, prefix)
-        sc = _dataclass_from(
-            SourceConfig,
-            {**common, "name": name, "kind": kind_name, "urls": urls},
-            sfile,
-            prefix,
-        )
-        for key, limits in SOURCE_LIMITS.items():
-            if getattr(sc, key) is not None:
-                _check_limits(getattr(sc, key), limits, sfile, f"{prefix}.{key}")
-        if sc.user_agent is not None:
-            _check_header_value(sc.user_agent, sfile, f"{prefix}.user_agent")
-        for entry in sc.allowed_hosts:
-            _check_allowed_host(entry, sfile, f"{prefix}.allowed_hosts")
-        sc = dataclasses.replace(sc, settings=settings)
-        kind_cls.validate(sc, sfile)
-        sources[name] = sc
-    rules_path = _rules_dir(data, file, cfg_path)
-    extra = _notification_settings(data, file)
-    return Config(
-        **extra,
-        path=cfg_path,
-        db_path=db_path,
-        timezone=tz,
-        fetch=fetch,
-        sources=sources,
-        rules_dir=rules_path,
+            allowed = COMMON_SOURCE_KEYS | settings_fields
+            raise ConfigError(
+                f"unknown key for kind {kind_name!r}{did_you_mean(key, allowed)}",
+                file=sfile,
+                key=f"{prefix}.{key}",
+            )
+    if "interval" in common:
+        common["interval"] = parse_interval(common["interval"], sfile, f"{prefix}.interval")
+    settings = _dataclass_from(kind_cls.Settings, kind_raw, sfile, prefix)
+    sc = _dataclass_from(
+        SourceConfig, {**common, "name": name, "kind": kind_name, "urls": urls}, sfile, prefix
     )
+    _check_source(sc, sfile, prefix)
+    sc = dataclasses.replace(sc, settings=settings)
+    kind_cls.validate(sc, sfile)
+    return sc
 
 
-def _rules_dir(data: dict[str, Any], file: str, cfg_path: Path | None) -> Path | None:
+def _source_urls(raw: TomlTable, file: str, prefix: str) -> tuple[str, ...]:
+    """A source's `url` or `urls` (taken out of `raw`): at least one, each an http(s) URL."""
+    urls: tuple[str, ...]
+    if "url" in raw and "urls" in raw:
+        raise ConfigError("give either 'url' or 'urls', not both", file=file, key=prefix)
+    if "url" in raw:
+        urls = (_coerce(raw.pop("url"), str, file, f"{prefix}.url"),)
+    elif "urls" in raw:
+        urls = _coerce(raw.pop("urls"), tuple[str, ...], file, f"{prefix}.urls")
+    else:
+        raise ConfigError("missing key 'url' (or 'urls')", file=file, key=prefix)
+    if not urls:
+        raise ConfigError("needs at least one URL", file=file, key=f"{prefix}.urls")
+    for u in urls:
+        parts = urlsplit(u)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"not an http(s) URL: {u!r}", file=file, key=f"{prefix}.url")
+    return urls
+
+
+def _check_source(sc: SourceConfig, file: str, prefix: str) -> None:
+    """The shared keys of a source within their limits: numbers, its User-Agent, its allowed hosts."""
+    for key, limits in SOURCE_LIMITS.items():
+        if getattr(sc, key) is not None:
+            _check_limits(getattr(sc, key), limits, file, f"{prefix}.{key}")
+    if sc.user_agent is not None:
+        _check_header_value(sc.user_agent, file, f"{prefix}.user_agent")
+    for entry in sc.allowed_hosts:
+        _check_allowed_host(entry, file, f"{prefix}.allowed_hosts")
+
+
+def _rules_dir(data: TomlTable, file: str, cfg_path: Path | None) -> Path | None:
     """`[rules] dir`, or the top-level `rules_dir` it replaces, relative to the config file's
     folder; None when neither is given (the built-in rules, never a `./rules` found by chance)."""
     table = data.get("rules", {})
@@ -297,12 +333,13 @@ def _check_keys(table: Mapping[str, Any], allowed: set[str], file: str, prefix: 
             raise ConfigError(f"unknown key{did_you_mean(key, allowed)}", file=file, key=f"{prefix}.{key}")
 
 
-_T = typing.TypeVar("_T")
+_T = typing.TypeVar("_T", bound="DataclassInstance")
 
 
 def _dataclass_from(cls: type[_T], raw: Mapping[str, Any], file: str, prefix: str) -> _T:
+    """An instance of the dataclass `cls` from a table, each value checked against its field's type."""
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    names = {f.name for f in dataclasses.fields(cls)}
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in names:
@@ -373,13 +410,14 @@ def parse_interval(value: Any, file: str, key: str) -> int:
     return int(seconds)
 
 
-def _table(data: dict[str, Any], key: str, file: str) -> tuple[dict[str, Any], str]:
+def _table(data: TomlTable, key: str, file: str) -> tuple[TomlTable, str]:
+    """A table of the merged data without its `__file__`, and that file (else `file`)."""
     raw = dict(data.get(key) or {})
     return raw, raw.pop("__file__", file)
 
 
-def _notification_settings(data: dict[str, Any], file: str) -> dict[str, Any]:
-    """[alerts], [digest], [smtp] and [[recipients]], checked."""
+def _alert_settings(data: TomlTable, file: str) -> AlertSettings:
+    """`[alerts]`, checked."""
     raw, f = _table(data, "alerts", file)
     alerts = _dataclass_from(AlertSettings, raw, f, "alerts")
     if any(d < 0 for d in alerts.warn_days):
@@ -387,11 +425,21 @@ def _notification_settings(data: dict[str, Any], file: str) -> dict[str, Any]:
     if alerts.failures_before_alert < 1:
         raise ConfigError("must be at least 1", file=f, key="alerts.failures_before_alert")
     _check_limits(alerts.silent_after, (0.0, 1000.0, False), f, "alerts.silent_after")
+    return alerts
+
+
+def _digest_settings(data: TomlTable, file: str) -> DigestSettings:
+    """`[digest]`, checked."""
     raw, f = _table(data, "digest", file)
     digest = _dataclass_from(DigestSettings, raw, f, "digest")
     if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", digest.time):
         raise ConfigError(f"expected a time like '07:30', got {digest.time!r}", file=f, key="digest.time")
     _check_limits(digest.backlog_days, (0, 365, True), f, "digest.backlog_days")
+    return digest
+
+
+def _smtp_settings(data: TomlTable, file: str) -> SmtpSettings:
+    """`[smtp]`, checked; never a password."""
     raw, f = _table(data, "smtp", file)
     smtp = _dataclass_from(SmtpSettings, raw, f, "smtp")
     _check_limits(smtp.timeout, (0.0, 3600.0, False), f, "smtp.timeout")
@@ -406,6 +454,11 @@ def _notification_settings(data: dict[str, Any], file: str) -> dict[str, Any]:
             file=f,
             key="smtp.password",
         )
+    return smtp
+
+
+def _recipients(data: TomlTable, file: str) -> tuple[Recipient, ...]:
+    """`[[recipients]]`, each checked."""
     recipients = []
     entries = data.get("recipients") or []
     if not isinstance(entries, list):
@@ -423,4 +476,4 @@ def _notification_settings(data: dict[str, Any], file: str) -> dict[str, Any]:
                 f"expected one of {', '.join(SEVERITIES)}", file=file, key=f"recipients[{i}].min_severity"
             )
         recipients.append(r)
-    return {"alerts": alerts, "digest": digest, "smtp": smtp, "recipients": tuple(recipients)}
+    return tuple(recipients)

@@ -3,18 +3,22 @@
     MOFCOM 2025 No. 57 — new export control: holmium, erbium, thulium, europium +2; suspended until 2026-11-10
 
 The line is defined once, as the Jinja2 macro `describe` in templates/_describe.j2: the digest and
-feed templates import it, and this module calls the same macro for `tracker status` and
-`tracker timeline`, handing it the vocabulary's English names for the minerals (templates cannot
-read the vocabulary; Python holds no words of the line). It also builds the status records: each
-(jurisdiction, measure, mineral) row with its measure's title and line, looked up by event id."""
+feed templates import it, and this module calls the same macro for `tracker status`,
+`tracker timeline` and `tracker show`, handing it the vocabulary's English names for the minerals
+(templates cannot read the vocabulary; Python holds no words of the line). The template
+environment and the vocabulary are the caller's (a Tracker loads each once). It also builds the
+status records: each (jurisdiction, measure, mineral) row with its measure's title and line,
+looked up by event id."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import jinja2
 
+from tracker.app import Tracker
 from tracker.render import STATUS_FIELDS
 from tracker.settings import Config
 from tracker.state import Status
@@ -47,13 +51,11 @@ class Describer:
         ).strip()
 
 
-def describer(config: Config) -> Describer:
-    """A Describer with the configured templates (overrides included) and vocabulary."""
-    from tracker.rules import default_rules_dir
-    from tracker.templating import environment
-    from tracker.vocab import load_vocabulary
-
-    return Describer(environment(config), load_vocabulary(config.rules_dir or default_rules_dir()))
+def describer(app: Tracker | Config) -> Describer:
+    """A Describer with the templates (overrides included) and the vocabulary of `app`: those a
+    Tracker has loaded (or loads now, once), or for a bare Config, loaded for this Describer."""
+    tracker = Tracker.of(app)
+    return Describer(tracker.templates, tracker.vocab)
 
 
 def described(events: Iterable[TimelineEvent], d: Describer) -> Iterator[TimelineEvent]:
@@ -63,10 +65,31 @@ def described(events: Iterable[TimelineEvent], d: Describer) -> Iterator[Timelin
         yield e
 
 
-def status_records(store: Store, rows: list[Status], d: Describer) -> list[dict[str, Any]]:
-    """Status rows as records of STATUS_FIELDS: each with its measure's title (the original,
-    Chinese for MOFCOM) and the line for the measure in its state on the day. A measure's events
-    are read once, and each line made once per measure and state."""
+@dataclass(frozen=True)
+class StatusRecord:
+    """A status row with its measure's title (the original, Chinese for MOFCOM; None when its
+    event is gone) and the line for the measure in its state on the day."""
+
+    jurisdiction: str
+    measure: str
+    title: str | None
+    description: str
+    mineral: str
+    state: str
+    since: str | None
+    until: str | None
+    changed_by: str | None
+    event_id: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every field (STATUS_FIELDS, in their order), JSON-ready."""
+        return {k: getattr(self, k) for k in STATUS_FIELDS}
+
+
+def status_records(store: Store, rows: list[Status], d: Describer) -> list[StatusRecord]:
+    """Status rows as records: each with its measure's title and the line for the measure in its
+    state on the day. A measure's events are read once, and each line made once per measure and
+    state."""
     events = by_ids(store, {r.event_id for r in rows})
     lines: dict[tuple[str, str, str | None, str | None], str] = {}
     out = []
@@ -75,8 +98,18 @@ def status_records(store: Store, rows: list[Status], d: Describer) -> list[dict[
         key = (r.event_id, r.state, r.since, r.until)
         if key not in lines:
             lines[key] = d.event(e, r) if e is not None else ""
-        record = r.as_dict()
-        record["title"] = e.title if e is not None else None
-        record["description"] = lines[key]
-        out.append({k: record[k] for k in STATUS_FIELDS})
+        out.append(
+            StatusRecord(
+                jurisdiction=r.jurisdiction,
+                measure=r.measure,
+                title=e.title if e is not None else None,
+                description=lines[key],
+                mineral=r.mineral,
+                state=r.state,
+                since=r.since,
+                until=r.until,
+                changed_by=r.changed_by,
+                event_id=r.event_id,
+            )
+        )
     return out

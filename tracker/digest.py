@@ -1,21 +1,23 @@
 """Digests: the pending alerts of each recipient, rendered with Jinja2 templates and sent.
 
-Templates live in `templates/` (subject.txt.j2, digest.txt.j2, digest.html.j2, atom.xml.j2);
-`[digest] templates` names a folder whose files override any of them. HTML is autoescaped and an
-undefined variable is an error."""
+Templates live in `templates/` (subject.txt.j2, digest.txt.j2, digest.html.j2, atom.xml.j2, and
+the sentences they share in _sentences.j2 and _labels.j2); `[digest] templates` names a folder
+whose files override any of them. Python hands the templates data (codes, dates, numbers, names)
+and every word a reader sees comes from the templates. HTML is autoescaped and an undefined
+variable is an error."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from tracker.alerts import (
     Route,
+    Routed,
+    deadlines_ahead,
     local_today,
     mark_delivered,
     pending_alerts,
@@ -26,8 +28,7 @@ from tracker.app import Tracker
 from tracker.codes import SEVERITIES
 from tracker.safe import http_url
 from tracker.settings import Config, Recipient
-from tracker.store import Store, now_iso
-from tracker.vocab import Vocabulary
+from tracker.store import Alert, Store, StoredEvent, now_iso
 
 
 @dataclass
@@ -54,175 +55,254 @@ class DigestOutcome:
     again: bool = False  # the same message as an earlier attempt whose delivery was uncertain
 
 
+# --- what the templates are given ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """A date ahead: `field` 'effective' (the event takes effect) or 'expires', `days` from the
+    digest's day (or, in a deadline alert, from the day it was created), `name` the event's
+    document number or else its title."""
+
+    field: str
+    date: str
+    days: int
+    action: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """A field of an event that changed: the old and the new value as stored (lists, dates,
+    codes, None)."""
+
+    field: str
+    old: object
+    new: object
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An alert about an event, as the digest and the feed show it (`kind` 'event',
+    'event_updated' or 'deadline'; `deadline` for the last)."""
+
+    kind: str
+    title: str
+    doc_number: str | None
+    announced: str | None
+    action: str
+    minerals: tuple[str, ...]  # display names
+    classes: tuple[str, ...]  # display names of the item classes
+    effective: str | None
+    expires: str | None
+    quote: str  # the sentence that triggered the rule, unless it is the title
+    links: tuple[str, ...]
+    changes: tuple[Change, ...]
+    deadline: Ahead | None
+
+
+@dataclass(frozen=True)
+class Health:
+    """A health alert: `kind` 'health_open' or 'health_recovered', `problem` 'failing' (with
+    `failures` and `error`), 'layout' (with `error`) or 'silent' (with `last_success`), or None
+    for an alert an older version made (then `reason` alone says it)."""
+
+    kind: str
+    source: str
+    reason: str
+    problem: str | None
+    failures: int
+    error: str
+    last_success: str | None
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    """A configured source's health: `state` 'ok', 'failing' or 'never' (SourceState.health)."""
+
+    name: str
+    kind: str
+    state: str
+    failures: int
+    last_success: str | None  # in the configured time zone
+    last_error: str
+
+
+@dataclass(frozen=True)
+class Place:
+    """The entries of one jurisdiction; `name` None when the vocabulary has none for `code`."""
+
+    code: str
+    name: str | None
+    entries: list[Entry]
+
+
+@dataclass(frozen=True)
+class Group:
+    """The entries of one severity, by jurisdiction."""
+
+    severity: str
+    jurisdictions: list[Place]
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """An alert in the Atom feed: `item` when its event is still there, `health` for a health alert."""
+
+    id: int
+    kind: str
+    title: str
+    created_at: str
+    severity: str
+    links: tuple[str, ...]
+    item: Entry | None
+    deadline: Ahead | None
+    health: Health | None
+
+
 def _fmt_time(value: str | None, tz: ZoneInfo) -> str | None:
     if not value:
         return None
     return datetime.fromisoformat(value).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def _urls(store: Store, event_id: str) -> list[str]:
-    rows = store.db.execute(
-        """SELECT DISTINCT u.url FROM event_drafts x JOIN document_urls u ON u.document_id = x.document_id
-           WHERE x.event_id = ? ORDER BY u.first_seen, u.url""",
-        [event_id],
-    ).fetchall()
-    return [r[0] for r in rows if http_url(str(r[0]))]
+def _name(event: StoredEvent) -> str:
+    return event.doc_number or event.title
 
 
-def _names(vocab: Vocabulary, ids: list[str]) -> list[str]:
-    return vocab.names(ids)
+def _alert_deadline(alert: Alert, event: StoredEvent | None) -> Ahead | None:
+    """What a deadline alert said when it was created."""
+    if alert.kind != "deadline":
+        return None
+    d = alert.detail
+    name = _name(event) if event else d.get("doc_number") or alert.title
+    return Ahead(d["field"], d["date"], d["days"], d.get("action") or "", name)
 
 
-def _item(store: Store, vocab: Vocabulary, a: dict[str, Any]) -> dict[str, Any]:
-
-    e = a["event"] or {}
-    detail = a["detail"]
-    item: dict[str, Any] = {
-        "kind": a["kind"],
-        "title": a["title"],
-        "doc_number": e.get("doc_number"),
-        "announced": e.get("announced"),
-        "action": e.get("action"),
-        "minerals": _names(vocab, json.loads(e.get("minerals") or "[]")),
-        "classes": _names(vocab, json.loads(e.get("items") or "[]")),
-        "effective": e.get("effective"),
-        "expires": e.get("expires"),
-        "quote": e.get("trigger") if e.get("trigger") and e.get("trigger") != a["title"] else "",
-        "links": _urls(store, e["id"]) if e else [],
-        "changes": [
-            {"field": k, "old": _show(v[0]), "new": _show(v[1])} for k, v in detail.get("changes", {}).items()
-        ],
-    }
-    return item
+def _entry(store: Store, app: Tracker, alert: Alert, event: StoredEvent) -> Entry:
+    changes = alert.detail.get("changes", {})
+    return Entry(
+        kind=alert.kind,
+        title=alert.title,
+        doc_number=event.doc_number,
+        announced=event.announced,
+        action=event.action,
+        minerals=tuple(app.vocab.names(list(event.minerals))),
+        classes=tuple(app.vocab.names(list(event.items))),
+        effective=event.effective,
+        expires=event.expires,
+        quote=event.trigger if event.trigger and event.trigger != alert.title else "",
+        links=tuple(u for u in store.event_links(event.id) if http_url(u)),
+        changes=tuple(Change(k, v[0], v[1]) for k, v in changes.items()),
+        deadline=_alert_deadline(alert, event),
+    )
 
 
-def _show(v: Any) -> str:
-    if isinstance(v, list):
-        return ", ".join(map(str, v)) or "none"
-    return str(v) if v is not None else "none"
+def _health(alert: Alert) -> Health:
+    d = alert.detail
+    return Health(
+        kind=alert.kind,
+        source=alert.source or "",
+        reason=d.get("reason", ""),
+        problem=d.get("problem"),
+        failures=d.get("failures", 0),
+        error=d.get("error", ""),
+        last_success=d.get("last_success"),
+    )
+
+
+# --- the digest ----------------------------------------------------------------------------------
 
 
 def build_context(
     store: Store,
     app: Tracker,
     rt: Route,
-    alerts: list[dict[str, Any]],
+    alerts: list[Routed],
     now: datetime,
     since: str | None = None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Everything the templates show: alerts grouped by severity then jurisdiction, the deadlines
     ahead, the health of every source."""
     config = app.config
-    tz = ZoneInfo(config.timezone)
-    vocab, env = app.vocab, app.templates
-    words = env.get_template("_labels.j2").module.ACTIONS  # type: ignore[attr-defined]
-    groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    health = []
-    for a in alerts:
-        if a["kind"].startswith("health"):
-            health.append({"title": a["title"], "reason": a["detail"].get("reason", ""), "kind": a["kind"]})
-            continue
-        item = _item(store, vocab, a)
-        action_words = words.get(item["action"], item["action"])
-        if a["kind"] == "event_updated":
-            item["heading"] = f"Updated: {action_words}"
-        elif a["kind"] == "deadline":
-            d = a["detail"]
-            verb = "expires" if d["field"] == "expires" else "takes effect"
-            item["heading"] = (
-                f"{action_words} {verb} in {d['days']} day{'s' if d['days'] != 1 else ''} ({d['date']})"
-            )
-        else:
-            item["heading"] = action_words
-        jur = (a["event"] or {}).get("jurisdiction", "")
-        groups.setdefault(a["severity"], {}).setdefault(jur, []).append(item)
-    country = {t.id: t.name for t in vocab.of_type("country")}
-    ordered: list[dict[str, Any]] = [
-        {
-            "severity": sev,
-            "jurisdictions": [
-                {
-                    "code": code,
-                    "name": country.get(code, "European Union" if code == "EU" else code),
-                    "entries": items,
-                }
-                for code, items in sorted(groups[sev].items())
-            ],
-        }
-        for sev in reversed(SEVERITIES)
-        if sev in groups
-    ]
-    sources = _source_rows(store, config, tz)
-    top = ordered[0]["severity"] if ordered else None
-    count = sum(len(j["entries"]) for g in ordered for j in g["jurisdictions"]) + len(health)
+    health = [_health(r.alert) for r in alerts if r.alert.kind.startswith("health")]
+    groups = _groups(store, app, [r for r in alerts if not r.alert.kind.startswith("health")])
+    sources = _source_lines(store, config, ZoneInfo(config.timezone))
+    count = sum(len(j.entries) for g in groups for j in g.jurisdictions) + len(health)
     return {
         "recipient": {"email": rt.recipient.email, "name": rt.recipient.name},
-        "generated": now.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
+        "generated": now.astimezone(ZoneInfo(config.timezone)).strftime("%Y-%m-%d %H:%M %Z"),
         "timezone": config.timezone,
         "day": local_today(config, now).isoformat(),
         "since": since,
         "count": count,
-        "groups": ordered,
+        "groups": groups,
         "health_alerts": health,
-        "top_severity": top,
-        "top_count": sum(len(j["entries"]) for j in ordered[0]["jurisdictions"]) if ordered else 0,
-        "deadlines": deadlines(store, config, now, words, rt),
+        "top_severity": groups[0].severity if groups else None,
+        "top_count": sum(len(j.entries) for j in groups[0].jurisdictions) if groups else 0,
+        "deadlines": deadlines(store, config, now, rt),
         "horizon": config.digest.horizon_days,
         "sources": sources,
         "total": len(sources),
-        "healthy": sum(s["state"] == "ok" for s in sources),
+        "healthy": sum(s.state == "ok" for s in sources),
     }
 
 
-def _source_rows(store: Store, config: Config, tz: ZoneInfo) -> list[dict[str, Any]]:
+def _groups(store: Store, app: Tracker, alerts: list[Routed]) -> list[Group]:
+    """Event alerts by severity (the gravest first), then jurisdiction (by code), in the order given."""
+    by: dict[str, dict[str, list[Entry]]] = {}
+    for r in alerts:
+        if r.event is None:  # routing only passes an event's alert with its event
+            continue
+        by.setdefault(r.alert.severity, {}).setdefault(r.event.jurisdiction, []).append(
+            _entry(store, app, r.alert, r.event)
+        )
+    country = {t.id: t.name for t in app.vocab.of_type("country")}
+    return [
+        Group(sev, [Place(code, country.get(code), items) for code, items in sorted(by[sev].items())])
+        for sev in reversed(SEVERITIES)
+        if sev in by
+    ]
+
+
+def _source_lines(store: Store, config: Config, tz: ZoneInfo) -> list[SourceLine]:
     rows = []
     for s in config.sources.values():
         if not s.enabled:
             continue
-        st = store.source_state(s.name) or {}
-        fails = st.get("consecutive_failures", 0)
-        state = "failing" if fails else ("ok" if st.get("last_success") else "never")
+        st = store.source_state(s.name)
         rows.append(
-            {
-                "name": s.name,
-                "kind": s.kind,
-                "state": state,
-                "failures": fails,
-                "last_success": _fmt_time(st.get("last_success"), tz),
-                "last_error": st.get("last_error") or "",
-            }
+            SourceLine(
+                name=s.name,
+                kind=s.kind,
+                state=st.health if st else "never",
+                failures=st.consecutive_failures if st else 0,
+                last_success=_fmt_time(st.last_success, tz) if st else None,
+                last_error=(st.last_error if st else None) or "",
+            )
         )
     return rows
 
 
-def deadlines(
-    store: Store, config: Config, now: datetime, words: dict[str, str], rt: Route | None = None
-) -> list[dict[str, Any]]:
-    """Expiries and starts within the horizon that concern the recipient, soonest first, as sentences."""
+def deadlines(store: Store, config: Config, now: datetime, rt: Route | None = None) -> list[Ahead]:
+    """Expiries and starts within `[digest] horizon_days` that concern the recipient, soonest
+    first (the templates order those of one day by their words)."""
     today = local_today(config, now)
-    end = (today + timedelta(days=config.digest.horizon_days)).isoformat()
-    out = []
-    for e in store.db.query(
-        "SELECT * FROM events WHERE (expires >= :t AND expires <= :e) OR (effective > :t AND effective <= :e)",
-        {"t": today.isoformat(), "e": end},
-    ):
-        if rt is not None and not rt.wants({"kind": "deadline", "severity": e["severity"]}, e):
-            continue
-        name = e["doc_number"] or e["title"]
-        for field_, verb in (("effective", "takes effect"), ("expires", "expires")):
-            when = e[field_]
-            if not when or when < today.isoformat() or (field_ == "effective" and when == today.isoformat()):
-                continue
-            if when > end:
-                continue
-            days = (date.fromisoformat(when) - today).days
-            what = words.get(e["action"], e["action"]).lower()
-            in_days = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
-            out.append({"date": when, "days": days, "sentence": f"{what} of {name} {verb} {when}, {in_days}"})
-    return sorted(out, key=lambda d: (d["date"], d["sentence"]))
+    out = [
+        Ahead(
+            due.field,
+            due.date,
+            (date.fromisoformat(due.date) - today).days,
+            due.event.action,
+            _name(due.event),
+        )
+        for due in deadlines_ahead(store, today, config.digest.horizon_days)
+        if rt is None or rt.wants_event(due.event.severity, due.event)
+    ]
+    return sorted(out, key=lambda d: d.date)
 
 
-def render(app: Tracker, context: dict[str, Any]) -> Rendered:
+def render(app: Tracker, context: dict[str, object]) -> Rendered:
     """Subject, plain text and HTML of a digest."""
     env = app.templates
     subject = " ".join(env.get_template("subject.txt.j2").render(**context).split())
@@ -255,7 +335,7 @@ def recipients_for(config: Config, to: str | None) -> list[Recipient]:
 
 def prepare(
     store: Store, app: Tracker, recipient: Recipient, now: datetime, since: str | None = None
-) -> tuple[Rendered, list[dict[str, Any]]]:
+) -> tuple[Rendered, list[Routed]]:
     """Render one recipient's digest: pending alerts, or every alert since `since`; reads only."""
     config = app.config
     rt: Route = app.route(recipient)
@@ -268,13 +348,13 @@ def prepare(
         backlog_days=config.digest.backlog_days,
     )
     rendered = render(app, build_context(store, app, rt, alerts, now, since))
-    rendered.alert_ids = [a["id"] for a in alerts]
+    rendered.alert_ids = [r.alert.id for r in alerts]
     return rendered, alerts
 
 
 def preview(
     app: Tracker | Config, recipient: Recipient, now: datetime, since: str | None = None
-) -> tuple[Rendered, list[dict[str, Any]]]:
+) -> tuple[Rendered, list[Routed]]:
     """`prepare` with the alerts brought up to date as a send would, in a transaction that is
     then undone: a preview shows what the digest would carry and changes nothing (no alert
     created, no recipient recorded as having had a digest)."""
@@ -283,6 +363,9 @@ def preview(
     with Store(config.db_path) as store, store.rehearsal():
         sync_alerts(store, config, now)
         return prepare(store, app, recipient, now, since=since)
+
+
+# --- sending -------------------------------------------------------------------------------------
 
 
 def send_digests(app: Tracker | Config, now: datetime, *, to: str | None = None) -> list[DigestOutcome]:
@@ -317,28 +400,13 @@ def _send_fresh(store: Store, app: Tracker, r: Recipient, now: datetime) -> Dige
 
     rendered, alerts = prepare(store, app, r, now)
     day = local_today(config, now).isoformat()
-    sent_today = store.db.execute(
-        "SELECT 1 FROM digests WHERE recipient = ? AND day = ? AND status = 'sent'", [r.email, day]
-    ).fetchone()
-    if not alerts and (sent_today or not config.digest.send_empty):
+    if not alerts and (store.sent_on(r.email, day) or not config.digest.send_empty):
         return DigestOutcome(r.email, "skipped")
     msg = message(config, r, rendered, now)
-    with store.write():
-        cur = store.db.execute(
-            """INSERT INTO digests(recipient, day, message_id, subject, alerts, alert_ids, message, status, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, 'sending', ?)""",
-            [
-                r.email,
-                day,
-                msg["Message-ID"],
-                rendered.subject,
-                len(alerts),
-                json.dumps(rendered.alert_ids),
-                flatten(msg),
-                now_iso(),
-            ],
-        )
-    return _attempt(store, config, int(cur.lastrowid or 0), now, again=False)
+    digest_id = store.add_digest(
+        r.email, day, msg["Message-ID"], rendered.subject, rendered.alert_ids, flatten(msg), now_iso()
+    )
+    return _attempt(store, config, digest_id, now, again=False)
 
 
 def _send_unsettled(store: Store, config: Config, email: str, now: datetime) -> list[DigestOutcome]:
@@ -346,27 +414,16 @@ def _send_unsettled(store: Store, config: Config, email: str, now: datetime) -> 
     never came, or a crash cut its sending short), oldest first, until one is not accepted. One
     that would only repeat alerts delivered since, or a past day's note of no changes, is dropped."""
     today = local_today(config, now).isoformat()
-    rows = store.db.execute(
-        """SELECT id, day, alert_ids FROM digests WHERE recipient = ? AND status IN ('uncertain', 'sending')
-           AND message IS NOT NULL ORDER BY id""",
-        [email],
-    ).fetchall()
     out: list[DigestOutcome] = []
-    for digest_id, day, alert_ids in rows:
-        delivered = store.db.execute(
-            "SELECT COUNT(*) FROM deliveries WHERE recipient = ? AND alert_id IN (SELECT value FROM json_each(?))",
-            [email, alert_ids],
-        ).fetchone()[0]
+    for digest in store.unsettled_digests(email):
         with store.write():
-            if delivered or (alert_ids == "[]" and day != today):
-                store.db.execute(
-                    "UPDATE digests SET status = 'uncertain', message = NULL WHERE id = ?", [digest_id]
-                )
+            if store.delivered_count(email, digest.alert_ids) or (
+                not digest.alert_ids and digest.day != today
+            ):
+                store.drop_digest(digest.id)
                 continue
-            store.db.execute(
-                "UPDATE digests SET status = 'sending', attempts = attempts + 1 WHERE id = ?", [digest_id]
-            )
-        out.append(_attempt(store, config, digest_id, now, again=True))
+            store.resend_digest(digest.id)
+        out.append(_attempt(store, config, digest.id, now, again=True))
         if out[-1].status != "sent":
             break
     return out
@@ -376,12 +433,10 @@ def _attempt(store: Store, config: Config, digest_id: int, now: datetime, *, aga
     """Hand a stored digest to the server once, and record what came of it."""
     from tracker.mailer import DeliveryUncertain, MailError, send
 
-    recipient, message_id, data, alert_ids, count = store.db.execute(
-        "SELECT recipient, message_id, message, alert_ids, alerts FROM digests WHERE id = ?", [digest_id]
-    ).fetchone()
+    digest = store.digest(digest_id)
     status, error = "sent", None
     try:
-        send(config.smtp, [recipient], data)
+        send(config.smtp, [digest.recipient], digest.message or b"")
     except DeliveryUncertain as exc:
         status, error = "uncertain", str(exc)
     except MailError as exc:
@@ -390,43 +445,40 @@ def _attempt(store: Store, config: Config, digest_id: int, now: datetime, *, aga
             status, error = "uncertain", f"{exc}; an earlier attempt may have been delivered"
     with store.write():
         if status == "sent":
-            mark_delivered(store, json.loads(alert_ids), recipient, digest_id, now)
-            store.db.execute(
-                "UPDATE digests SET status = 'sent', sent_at = ?, message = NULL WHERE id = ?",
-                [now_iso(), digest_id],
-            )
+            mark_delivered(store, digest.alert_ids, digest.recipient, digest_id, now)
+            store.digest_sent(digest_id, now_iso())
         else:  # a certain failure is rendered afresh next time; an uncertain one keeps its bytes
-            store.db.execute(
-                """UPDATE digests SET status = ?, error = ?,
-                   message = CASE WHEN ? = 'failed' THEN NULL ELSE message END WHERE id = ?""",
-                [status, error, status, digest_id],
-            )
-    return DigestOutcome(recipient, status, count, error, message_id, again=again)
+            store.digest_not_sent(digest_id, status, error or "")
+    return DigestOutcome(digest.recipient, status, digest.alerts, error, digest.message_id, again=again)
+
+
+# --- the feed ------------------------------------------------------------------------------------
 
 
 def atom(store: Store, app: Tracker, limit: int = 200) -> str:
     """An Atom feed of the newest alerts (templates/atom.xml.j2, XML-escaped)."""
-    env, vocab = app.templates, app.vocab
-    words = env.get_template("_labels.j2").module.ACTIONS  # type: ignore[attr-defined]
+    alerts = store.alerts(newest_first=True, limit=limit)
+    events = store.events_by_id(a.event_id for a in alerts if a.event_id)
     entries = []
-    for a in store.db.query("SELECT * FROM alerts WHERE suppressed = 0 ORDER BY id DESC LIMIT ?", [limit]):
-        a["detail"] = json.loads(a["detail"])
-        event = (
-            next(iter(store.db.query("SELECT * FROM events WHERE id = ?", [a["event_id"]])), None)
-            if a["event_id"]
-            else None
+    for a in alerts:
+        event = events.get(a.event_id) if a.event_id else None
+        item = _entry(store, app, a, event) if event is not None else None
+        health = _health(a) if a.kind.startswith("health") else None
+        links = item.links if item else ()
+        entries.append(
+            FeedEntry(
+                a.id,
+                a.kind,
+                a.title,
+                a.created_at,
+                a.severity,
+                links,
+                item,
+                _alert_deadline(a, event),
+                health,
+            )
         )
-        a["event"] = event
-        item: dict[str, Any] | None = None
-        if event is not None:  # the template says what it is (templates/_describe.j2)
-            item = _item(store, vocab, a)
-            heading, summary, links = words.get(item["action"], item["action"]), "", item["links"]
-        else:
-            heading, summary, links = a["kind"].replace("_", " "), a["detail"].get("reason", ""), []
-        if a["kind"] == "deadline":
-            heading = f"{heading}: {a['detail']['field']} {a['detail']['date']}"
-        entries.append({**a, "heading": heading, "summary": summary, "links": links, "item": item})
-    updated = entries[0]["created_at"] if entries else now_iso()
-    return env.get_template("atom.xml.j2").render(
+    updated = entries[0].created_at if entries else now_iso()
+    return app.templates.get_template("atom.xml.j2").render(
         alerts=entries, updated=updated, feed_id="tag:minerals-tracker,2026:alerts"
     )

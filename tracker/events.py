@@ -10,7 +10,6 @@ resolved again whenever a referenced measure arrives."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,8 +21,12 @@ from tracker.models import SCOPED_KINDS, Document, scoped_number_key
 from tracker.patterns import DOCUMENT_BUDGET, budget
 from tracker.rules import DocView, Draft, RuleSet
 from tracker.state import measure_keys, refresh_states
-from tracker.store import Store, now_iso
+from tracker.store import Store
+from tracker.store.documents import StoredDocument
+from tracker.store.events import MergedEvent, StoredDraft, StoredEvent, StoredListVersion
 from tracker.textutil import norm_title
+from tracker.timeline import query as timeline_events
+from tracker.vocab import Vocabulary
 
 COMPARED = (
     "action",
@@ -41,23 +44,26 @@ COMPARED = (
 )
 
 
-def identity(row: dict[str, Any]) -> str:
+def _categories(meta: dict[str, Any]) -> list[Any]:
+    """A document's categories, subtype and type, as its metadata states them (None for those missing)."""
+    return [*meta.get("categories", []), meta.get("subtype"), meta.get("type")]
+
+
+def identity(doc: StoredDocument) -> str:
     """What makes two documents the same real-world action."""
-    meta = row["meta"] if isinstance(row["meta"], dict) else json.loads(row["meta"] or "{}")
-    cats = [*meta.get("categories", []), meta.get("subtype") or "", meta.get("type") or ""]
-    presidential = row["kind"] == "presidential-document" or any(
-        c in ("Presidential Actions", "Presidential Document") for c in cats
+    presidential = doc.kind == "presidential-document" or any(
+        c in ("Presidential Actions", "Presidential Document") for c in _categories(doc.meta)
     )
-    if presidential and row["published"]:
-        return f"pres:{norm_title(row['title'])}:{row['published']}"
-    if row["doc_number"] and row.get("source_kind") in SCOPED_KINDS:
+    if presidential and doc.published:
+        return f"pres:{norm_title(doc.title)}:{doc.published}"
+    if doc.doc_number and doc.source_kind in SCOPED_KINDS:
         # a config-only source's "No. 9" is an action only within its scope and year
-        scope = meta.get("number_scope") or row["source"]
-        published = date.fromisoformat(row["published"]) if row["published"] else None
-        return scoped_number_key(scope, str(row["doc_number"]), published) or f"doc:{row['id']}"
-    if row["doc_number"]:
-        return str(row["doc_number"])
-    return f"doc:{row['id']}"
+        scope = doc.meta.get("number_scope") or doc.source
+        published = date.fromisoformat(doc.published) if doc.published else None
+        return scoped_number_key(scope, str(doc.doc_number), published) or f"doc:{doc.id}"
+    if doc.doc_number:
+        return str(doc.doc_number)
+    return f"doc:{doc.id}"
 
 
 def event_id(ident: str, action: str) -> str:
@@ -65,37 +71,41 @@ def event_id(ident: str, action: str) -> str:
     return hashlib.sha1(f"{ident}|{action}".encode()).hexdigest()[:16]
 
 
-def doc_view(row: dict[str, Any]) -> DocView:
-    """The engine's view of a stored document row."""
-    meta = row["meta"] if isinstance(row["meta"], dict) else json.loads(row["meta"] or "{}")
-    subtypes = tuple(
-        str(s) for s in [*meta.get("categories", []), meta.get("subtype"), meta.get("type")] if s
-    )
+def doc_view(doc: StoredDocument) -> DocView:
+    """The engine's view of a stored document."""
     return DocView(
-        title=row["title"],
-        text=row["text"] or "",
-        source=row["source"],
-        kind=row.get("source_kind") or "",
-        language=row["language"] or "",
-        published=date.fromisoformat(row["published"]) if row["published"] else None,
-        doc_number=row["doc_number"],
-        subtypes=subtypes,
-        id=row["id"],
+        title=doc.title,
+        text=doc.text or "",
+        source=doc.source,
+        kind=doc.source_kind or "",
+        language=doc.language or "",
+        published=date.fromisoformat(doc.published) if doc.published else None,
+        doc_number=doc.doc_number,
+        subtypes=tuple(str(s) for s in _categories(doc.meta) if s),
+        id=doc.id,
     )
 
 
 def stored_view(store: Store, doc_id: int) -> DocView | None:
     """The engine's view of a stored document; None when there is no document `doc_id`."""
-    row = _document(store, doc_id)
-    return doc_view(row) if row is not None else None
+    doc = store.stored_document(doc_id)
+    return doc_view(doc) if doc is not None else None
 
 
 def document_view(doc: Document) -> DocView:
     """The engine's view of a document not stored (read from a file): what `doc_view` sees once
     it is stored."""
-    published = doc.published.isoformat() if doc.published else None
-    row = {**doc.__dict__, "published": published, "id": None}
-    return doc_view(row)
+    return DocView(
+        title=doc.title,
+        text=doc.text or "",
+        source=doc.source,
+        kind=doc.source_kind or "",
+        language=doc.language or "",
+        published=doc.published,
+        doc_number=doc.doc_number,
+        subtypes=tuple(str(s) for s in _categories(doc.meta) if s),
+        id=None,
+    )
 
 
 class Classifier:
@@ -108,12 +118,12 @@ class Classifier:
     def __call__(self, store: Store, doc_id: int) -> None:
         self.classify_document(store, doc_id)
 
-    def drafts_for(self, store: Store, row: dict[str, Any]) -> list[Draft]:
+    def drafts_for(self, store: Store, doc: StoredDocument) -> list[Draft]:
         """What the rules make of one stored document (list kinds: the diff with the last version)."""
-        view = doc_view(row)
+        view = doc_view(doc)
         drafts = self.ruleset.classify(view)
-        if _list_version(store, row["id"]) is not None:
-            drafts += self._list_drafts(store, row, view)
+        if (version := store.list_version_of(doc.id)) is not None:
+            drafts += self._list_drafts(store, doc, version, view)
         return drafts
 
     def classify_document(self, store: Store, doc_id: int) -> set[str]:
@@ -131,66 +141,55 @@ class Classifier:
         return self._classify(store, doc_ids)[1]
 
     def _classify(self, store: Store, doc_ids: Iterable[int]) -> tuple[set[str], list[PatternTimeout]]:
-        plans: list[tuple[dict[str, Any], str, dict[str, Draft]]] = []
+        plans: list[tuple[StoredDocument, str, dict[str, Draft]]] = []
         timeouts: list[PatternTimeout] = []
         for doc_id in dict.fromkeys(doc_ids):
-            row = _document(store, doc_id)
-            if row is None:
+            doc = store.stored_document(doc_id)
+            if doc is None:
                 continue
-            is_list = row["kind"] == "list" or _list_version(store, doc_id) is not None
-            ident = f"list:{row['doc_number'] or row['id']}" if is_list else identity(row)
+            is_list = doc.kind == "list" or store.list_version_of(doc_id) is not None
+            ident = f"list:{doc.doc_number or doc.id}" if is_list else identity(doc)
             try:  # outside any write transaction: a slow rule holds no lock
                 with budget(self.budget):
-                    drafts = self.drafts_for(store, row)
+                    drafts = self.drafts_for(store, doc)
             except PatternTimeout as exc:
                 store.mark_unclassified(doc_id, f"{exc.where}: pattern took longer than {exc.seconds:g} s")
-                document = f"document {doc_id} ({row['title'][:80]})"
+                document = f"document {doc_id} ({doc.title[:80]})"
                 timeouts.append(PatternTimeout(exc.pattern, exc.where, exc.seconds, document))
                 continue
-            plans.append((row, ident, {event_id(ident, d.action): d for d in drafts}))
+            plans.append((doc, ident, {event_id(ident, d.action): d for d in drafts}))
         touched: set[str] = set()
         if plans:
             with store.write():
-                for row, ident, new in plans:
-                    touched |= _store_drafts(store, row, ident, new)
+                for doc, ident, new in plans:
+                    touched |= _store_drafts(store, doc, ident, new)
                 rebuild_events(store, touched)
         return touched, timeouts
 
-    def _list_drafts(self, store: Store, row: dict[str, Any], view: DocView) -> list[Draft]:
-        cur = _list_version(store, row["id"])
-        if cur is None:
-            return []
-        kind = cur.get("source_kind") or view.kind
+    def _list_drafts(
+        self, store: Store, doc: StoredDocument, cur: StoredListVersion, view: DocView
+    ) -> list[Draft]:
+        """The additions to and removals from a list since the version before `cur`, as drafts of
+        the first rule that diffs this source's lists."""
+        kind = cur.source_kind or view.kind
         rules = [
             r
             for r in self.ruleset.rules
-            if r.diff_list
-            and (not r.sources or cur["source"] in r.sources)
-            and (not r.kinds or kind in r.kinds)
+            if r.diff_list and (not r.sources or cur.source in r.sources) and (not r.kinds or kind in r.kinds)
         ]
         if not rules:
             return []
         rule = rules[0]
-        # the list before this one: the source's version with the latest date before it (the order
-        # of arrival among equal dates), whichever URL it came from (each notice has its own)
-        prev = list(
-            store.db.query(
-                """SELECT * FROM list_versions WHERE source = ? AND id != ?
-                     AND (COALESCE(published, '') < COALESCE(?, '')
-                          OR (COALESCE(published, '') = COALESCE(?, '') AND id < ?))
-                   ORDER BY COALESCE(published, '') DESC, id DESC LIMIT 1""",
-                [cur["source"], cur["id"], cur["published"], cur["published"], cur["id"]],
-            )
-        )
-        if not prev:
+        prev = store.list_version_before(cur)
+        if prev is None:
             return []  # the first version seen is the baseline
         vocab = self.ruleset.vocab
-        old = vocab.canonical_items(json.loads(prev[0]["items"]))
-        new = vocab.canonical_items(json.loads(cur["items"]))
+        old = vocab.canonical_items(prev.items)
+        new = vocab.canonical_items(cur.items)
         added = [x for x in new if not _covered(x, old, vocab)]
         removed = [x for x in old if not _covered(x, new, vocab)]
         out = []
-        published = date.fromisoformat(cur["published"]) if cur["published"] else view.published
+        published = date.fromisoformat(cur.published) if cur.published else view.published
         for action, minerals, verb in (
             ("list_addition", added, "added to"),
             ("list_removal", removed, "removed from"),
@@ -210,32 +209,22 @@ class Classifier:
                         items=[],
                         targets=[],
                         refers_to=[],
-                        trigger=f"{names} {verb} the list ({row['title']})",
+                        trigger=f"{names} {verb} the list ({doc.title})",
                     )
                 )
         return out
 
 
-def _store_drafts(store: Store, row: dict[str, Any], ident: str, new: dict[str, Draft]) -> set[str]:
+def _store_drafts(store: Store, doc: StoredDocument, ident: str, new: dict[str, Draft]) -> set[str]:
     """Replace one document's drafts (inside the caller's transaction); the event ids touched."""
-    doc_id = row["id"]
-    store.clear_unclassified(doc_id)
-    old = {
-        r[0] for r in store.db.execute("SELECT event_id FROM event_drafts WHERE document_id = ?", [doc_id])
-    }
-    store.db.execute("DELETE FROM event_drafts WHERE document_id = ?", [doc_id])
-    for eid, d in new.items():
-        store.db.execute(
-            "INSERT INTO event_drafts(document_id, event_id, rule, draft) VALUES (?, ?, ?, ?)",
-            [doc_id, eid, d.rule, json.dumps({**d.as_dict(), "identity": ident}, ensure_ascii=False)],
-        )
-    touched = old | set(new)
-    if row["doc_number"]:
-        touched |= _referring(store, [row["doc_number"]])
+    store.clear_unclassified(doc.id)
+    touched = store.replace_drafts(doc.id, ident, new) | set(new)
+    if doc.doc_number:
+        touched |= store.events_referring([doc.doc_number])
     return touched
 
 
-def _covered(x: str, items: list[str], vocab: Any) -> bool:
+def _covered(x: str, items: list[str], vocab: Vocabulary) -> bool:
     """True when `items` cover `x`: it is there, a group of it is, or (for a group) a member is."""
     if x in items:
         return True
@@ -243,29 +232,6 @@ def _covered(x: str, items: list[str], vocab: Any) -> bool:
     if term is None:
         return False
     return any(g in items for g in term.groups) or any(m in items for m in term.members)
-
-
-def _list_version(store: Store, doc_id: int) -> dict[str, Any] | None:
-    """The newest list version a document states, if it states one."""
-    rows = list(
-        store.db.query("SELECT * FROM list_versions WHERE document_id = ? ORDER BY id DESC LIMIT 1", [doc_id])
-    )
-    return rows[0] if rows else None
-
-
-def _document(store: Store, doc_id: int) -> dict[str, Any] | None:
-    rows = list(store.db.query("SELECT * FROM documents WHERE id = ?", [doc_id]))
-    return rows[0] if rows else None
-
-
-def _referring(store: Store, numbers: Iterable[str]) -> set[str]:
-    numbers = list(numbers)
-    if not numbers:
-        return set()
-    marks = ",".join("?" * len(numbers))
-    return {
-        r[0] for r in store.db.execute(f"SELECT event_id FROM event_refs WHERE ref IN ({marks})", numbers)
-    }
 
 
 def rebuild_events(store: Store, ids: Iterable[str]) -> None:
@@ -282,93 +248,64 @@ def rebuild_events(store: Store, ids: Iterable[str]) -> None:
             changed_number, touched = _rebuild_one(store, eid)
             measures |= touched
             if changed_number:
-                pending |= _referring(store, [changed_number]) - done
-    refresh_states(store.db.conn, measures=measures, event_ids=done)
+                pending |= store.events_referring([changed_number]) - done
+    refresh_states(store, measures=measures, event_ids=done)
 
 
 def _rank(store: Store, eid: str) -> int:
-    row = store.db.execute("SELECT draft FROM event_drafts WHERE event_id = ? LIMIT 1", [eid]).fetchone()
-    if row is None:
-        return 0
-    return 0 if json.loads(row[0])["action"] in CONTROL_ACTIONS else 1
+    """0 for a control (or an event without drafts), 1 for any other event: the order of rebuilding."""
+    action = store.draft_action(eid)
+    return 0 if action is None or action in CONTROL_ACTIONS else 1
 
 
 def _rebuild_one(store: Store, eid: str) -> tuple[str | None, set[str]]:
     """Merge one event's drafts into its row; returns its doc number when it is a control whose
     minerals may matter to events referring to it, and the measures whose states the old and the
     new row take part in."""
-    rows = list(
-        store.db.query(
-            """SELECT e.draft, d.id AS doc_id, d.title, d.doc_number, d.published FROM event_drafts e
-           JOIN documents d ON d.id = e.document_id WHERE e.event_id = ? ORDER BY d.published, d.id""",
-            [eid],
-        )
-    )
-    old = list(store.db.query("SELECT * FROM events WHERE id = ?", [eid]))
-    store.db.execute("DELETE FROM event_minerals WHERE event_id = ?", [eid])
-    store.db.execute("DELETE FROM event_refs WHERE event_id = ?", [eid])
-    touched = measure_keys(old[0]) if old else set()
-    if not rows:
-        store.db.execute("DELETE FROM events WHERE id = ?", [eid])
-        return (old[0]["doc_number"] if old and old[0]["action"] in CONTROL_ACTIONS else None), touched
-    drafts = [json.loads(r["draft"]) for r in rows]
-    first = drafts[0]
-    doc_number = next((r["doc_number"] for r in rows if r["doc_number"]), None)
-    title = next((r["title"] for r in rows if r["doc_number"]), rows[0]["title"])
-    merged: dict[str, Any] = {
-        "id": eid,
-        "identity": first["identity"],
-        "action": first["action"],
-        "jurisdiction": first["jurisdiction"],
-        "announced": min((d["announced"] for d in drafts if d["announced"]), default=None),
-        "effective": next((d["effective"] for d in drafts if d["effective"]), None),
-        "expires": next((d["expires"] for d in drafts if d["expires"]), None),
-        "doc_number": doc_number,
-        "title": title,
-        "rule": first["rule"],
-        "severity": max((d["severity"] for d in drafts), key=severity_rank),
-        "trigger": next((d["trigger"] for d in drafts if d["trigger"]), ""),
-    }
-    lists = {k: _union(d[k] for d in drafts) for k in ("minerals", "items", "targets", "refers_to")}
-    from_refs = False
-    if not lists["minerals"] and lists["refers_to"]:
-        lists["minerals"] = _referenced_minerals(store, lists["refers_to"])
-        from_refs = True
-    now = now_iso()
-    store.db.execute(
-        """INSERT INTO events(id, identity, action, jurisdiction, announced, effective, expires, doc_number, title,
-               targets, minerals, items, refers_to, rule, severity, trigger, minerals_from_refs, first_seen, updated_at)
-           VALUES (:id, :identity, :action, :jurisdiction, :announced, :effective, :expires, :doc_number, :title,
-               :targets, :minerals, :items, :refers_to, :rule, :severity, :trigger, :from_refs, :now, :now)
-           ON CONFLICT(id) DO UPDATE SET identity = excluded.identity, action = excluded.action,
-               jurisdiction = excluded.jurisdiction, announced = excluded.announced, effective = excluded.effective,
-               expires = excluded.expires, doc_number = excluded.doc_number, title = excluded.title,
-               targets = excluded.targets, minerals = excluded.minerals, items = excluded.items,
-               refers_to = excluded.refers_to, rule = excluded.rule, severity = excluded.severity,
-               trigger = excluded.trigger, minerals_from_refs = excluded.minerals_from_refs,
-               updated_at = CASE WHEN events.minerals = excluded.minerals AND events.action = excluded.action
-                   AND COALESCE(events.effective, '') = COALESCE(excluded.effective, '')
-                   AND COALESCE(events.expires, '') = COALESCE(excluded.expires, '')
-                   THEN events.updated_at ELSE excluded.updated_at END""",
-        {
-            **merged,
-            **{k: json.dumps(v, ensure_ascii=False) for k, v in lists.items()},
-            "from_refs": int(from_refs),
-            "now": now,
-        },
-    )
-    for m in lists["minerals"]:
-        store.db.execute(
-            "INSERT OR IGNORE INTO event_minerals(event_id, mineral, announced) VALUES (?, ?, ?)",
-            [eid, m, merged["announced"]],
-        )
-    for ref in lists["refers_to"]:
-        store.db.execute("INSERT OR IGNORE INTO event_refs(event_id, ref) VALUES (?, ?)", [eid, ref])
-    touched |= measure_keys({**merged, "refers_to": json.dumps(lists["refers_to"])})
-    if merged["action"] in CONTROL_ACTIONS and doc_number:
-        if not old or old[0]["minerals"] != json.dumps(lists["minerals"], ensure_ascii=False):
-            return str(doc_number), touched
+    drafts = store.drafts_of(eid)
+    old = store.event(eid)
+    touched = measure_keys(old)
+    if not drafts:
+        store.delete_event(eid)
+        return (old.doc_number if old and old.action in CONTROL_ACTIONS else None), touched
+    merged = _merge(store, eid, drafts)
+    store.save_event(merged)
+    touched |= measure_keys(merged)
+    if merged.action in CONTROL_ACTIONS and merged.doc_number:
+        if old is None or old.minerals != merged.minerals:
+            return str(merged.doc_number), touched
     return None, touched
+
+
+def _merge(store: Store, eid: str, drafts: list[StoredDraft]) -> MergedEvent:
+    """One event of its drafts (by date of issue of their documents): the first draft's action and
+    rule, the earliest announcement, the first effective date, expiry and trigger stated, the
+    highest severity, every list joined; an event naming measures and no minerals of its own takes
+    theirs."""
+    first = drafts[0]
+    lists = {k: _union(getattr(d, k) for d in drafts) for k in ("minerals", "items", "targets", "refers_to")}
+    from_refs = not lists["minerals"] and bool(lists["refers_to"])
+    if from_refs:
+        lists["minerals"] = _union(store.control_minerals(lists["refers_to"]))
+    return MergedEvent(
+        id=eid,
+        identity=first.identity,
+        action=first.action,
+        jurisdiction=first.jurisdiction,
+        announced=min((d.announced for d in drafts if d.announced), default=None),
+        effective=next((d.effective for d in drafts if d.effective), None),
+        expires=next((d.expires for d in drafts if d.expires), None),
+        doc_number=next((d.document_number for d in drafts if d.document_number), None),
+        title=next((d.document_title for d in drafts if d.document_number), first.document_title),
+        targets=lists["targets"],
+        minerals=lists["minerals"],
+        items=lists["items"],
+        refers_to=lists["refers_to"],
+        rule=first.rule,
+        severity=max((d.severity for d in drafts), key=severity_rank),
+        trigger=next((d.trigger for d in drafts if d.trigger), ""),
+        minerals_from_refs=from_refs,
+    )
 
 
 def _union(lists: Iterable[list[str]]) -> list[str]:
@@ -379,22 +316,13 @@ def _union(lists: Iterable[list[str]]) -> list[str]:
     return list(out)
 
 
-def _referenced_minerals(store: Store, refs: list[str]) -> list[str]:
-    marks = ",".join("?" * len(refs))
-    rows = store.db.execute(
-        f"SELECT minerals FROM events WHERE doc_number IN ({marks}) AND action IN ('new_control', 'expanded_control')"
-        " ORDER BY announced, id",
-        refs,
-    ).fetchall()
-    return _union(json.loads(r[0]) for r in rows)
-
-
 # --- reclassify ----------------------------------------------------------------------------------
 
 
 @dataclass
 class Change:
-    """An event that appeared, disappeared or changed on reclassification."""
+    """An event that appeared, disappeared or changed on reclassification: the event as stored
+    (`StoredEvent.as_row`), and for a change each field of COMPARED that changed, (before, after)."""
 
     kind: str  # 'appear' | 'disappear' | 'change'
     event: dict[str, Any]
@@ -411,29 +339,20 @@ def reclassify(
     """Re-apply the rules to every stored document; return what appears, disappears or changes.
     With `dry_run` nothing is kept. A document on which a rule runs out of time is left
     unclassified and named in `problems`."""
-    before = {e["id"]: e for e in store.db.query("SELECT * FROM events")}
+    before = {e.id: e for e in store.all_events()}
     changes: list[Change] = []
     try:
         with store.write():
-            store.db.execute("DELETE FROM event_drafts")
+            store.clear_drafts()
             store.clear_unclassified()
-            ids = [r[0] for r in store.db.execute("SELECT id FROM documents ORDER BY published, id")]
-            for doc_id in ids:
+            for doc_id in store.document_ids():
                 try:
                     classifier.classify_document(store, doc_id)
                 except PatternTimeout as exc:
                     if problems is not None:
                         problems.append(str(exc))
             rebuild_events(store, before)
-            after = {e["id"]: e for e in store.db.query("SELECT * FROM events")}
-            for eid, e in after.items():
-                if eid not in before:
-                    changes.append(Change("appear", e))
-                else:
-                    diff = {k: (before[eid][k], e[k]) for k in COMPARED if before[eid][k] != e[k]}
-                    if diff:
-                        changes.append(Change("change", e, diff))
-            changes += [Change("disappear", e) for eid, e in before.items() if eid not in after]
+            changes = _changes(before, {e.id: e for e in store.all_events()})
             if dry_run:
                 raise _Rollback
     except _Rollback:
@@ -441,8 +360,22 @@ def reclassify(
     return changes
 
 
+def _changes(before: dict[str, StoredEvent], after: dict[str, StoredEvent]) -> list[Change]:
+    """The events that appear, change (compared on COMPARED, as stored) and disappear."""
+    changes: list[Change] = []
+    for eid, e in after.items():
+        new = e.as_row()
+        if eid not in before:
+            changes.append(Change("appear", new))
+            continue
+        old = before[eid].as_row()
+        diff = {k: (old[k], new[k]) for k in COMPARED if old[k] != new[k]}
+        if diff:
+            changes.append(Change("change", new, diff))
+    changes += [Change("disappear", e.as_row()) for eid, e in before.items() if eid not in after]
+    return changes
+
+
 def event_rows(store: Store) -> list[dict[str, Any]]:
     """Every event as a plain object (the JSON form of `tracker timeline`), oldest first."""
-    from tracker.timeline import query
-
-    return [e.as_dict() for e in query(store, oldest_first=True)]
+    return [e.as_dict() for e in timeline_events(store, oldest_first=True)]

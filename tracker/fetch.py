@@ -14,10 +14,10 @@ from tracker.errors import InputError, Interrupted, MissingDatabaseError, Source
 from tracker.events import Classifier
 from tracker.http import HttpClient
 from tracker.models import Document, RunStats
-from tracker.settings import Config, SourceConfig
+from tracker.settings import Config, KindSettings, SourceConfig
 from tracker.sources import get_kind
 from tracker.sources.base import Progress, SourceKind
-from tracker.store import Store
+from tracker.store import SourceState, Store
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def parse_file(config: Config, source_name: str, file: str | Path) -> list[Docum
     return docs
 
 
-def _parse_file(kind: SourceKind, path: Path, url: str | None) -> list[Document]:
+def _parse_file(kind: SourceKind[KindSettings], path: Path, url: str | None) -> list[Document]:
     try:
         content = path.read_bytes()
     except OSError as exc:
@@ -196,30 +196,33 @@ def source_report(config: Config) -> list[dict[str, Any]]:
     try:
         store = Store(config.db_path, create=False)
     except MissingDatabaseError:
-        return [_source_row(s, {}, 0, 0) for s in config.sources.values()]
+        return [_source_row(s, SourceState(s.name), 0, 0) for s in config.sources.values()]
     with store:
         counts = store.document_counts()
         return [
             _source_row(
-                s, store.source_state(s.name) or {}, counts.get(s.name, 0), store.pending_text_count(s.name)
+                s,
+                store.source_state(s.name) or SourceState(s.name),
+                counts.get(s.name, 0),
+                store.pending_text_count(s.name),
             )
             for s in config.sources.values()
         ]
 
 
-def _source_row(s: SourceConfig, state: dict[str, Any], documents: int, texts_pending: int) -> dict[str, Any]:
+def _source_row(s: SourceConfig, state: SourceState, documents: int, texts_pending: int) -> dict[str, Any]:
     return {
         "name": s.name,
         "kind": s.kind,
         "enabled": s.enabled,
         "urls": list(s.urls),
         "interval": s.interval,
-        "last_run_at": state.get("last_run_at"),
-        "last_success": state.get("last_success"),
-        "last_error": state.get("last_error"),
-        "last_error_at": state.get("last_error_at"),
-        "consecutive_failures": state.get("consecutive_failures", 0),
-        "items_seen": state.get("last_items_seen"),
+        "last_run_at": state.last_run_at,
+        "last_success": state.last_success,
+        "last_error": state.last_error,
+        "last_error_at": state.last_error_at,
+        "consecutive_failures": state.consecutive_failures,
+        "items_seen": state.last_items_seen,
         "documents": documents,
         "texts_pending": texts_pending,
     }

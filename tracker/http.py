@@ -9,6 +9,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import NoReturn
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -195,7 +196,6 @@ class HttpClient:
         with self._lock:
             self.requests += 1
         self._local.count = self.thread_requests + 1
-        cap = self.settings.max_bytes
         limit = timeout if timeout is not None else self.settings.timeout
         # httpx times each read, not the request: the deadline bounds every socket operation of
         # this request (connect, TLS, status line, headers, body) by the time left to it
@@ -204,47 +204,7 @@ class HttpClient:
         try:
             with self._client.stream("GET", url, headers=headers, timeout=httpx.Timeout(limit)) as r:
                 _check_deadline(deadline, limit, url)
-                status = r.status_code
-                head = dict(r.headers)
-                if status in REDIRECTS or status == 304:
-                    resp = Response(
-                        url,
-                        status,
-                        b"",
-                        r.headers.get("content-type"),
-                        r.headers.get("etag"),
-                        r.headers.get("last-modified"),
-                        location=r.headers.get("location"),
-                        headers=head,
-                    )
-                    self._record(resp)
-                    return resp
-                if status >= 400 and status not in ok:
-                    if self.recorder is not None:  # keep what the server said, for a fixture
-                        body = _read(r, cap, deadline, limit, url, status, lenient=True)
-                        self._record(Response(url, status, body, r.headers.get("content-type"), headers=head))
-                    error = FetchError(f"HTTP {status}", url=url, status=status)
-                    if status >= 500 or status == 429:
-                        raise _Retryable(error, _retry_after(r.headers.get("retry-after")))
-                    if status in REFUSALS:
-                        error = FetchError(f"HTTP {status}: {REFUSED_HINT}", url=url, status=status)
-                    raise error
-                declared = r.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > cap:
-                    raise FetchError(
-                        f"response of {int(declared):,} bytes exceeds the {cap:,}-byte limit (max_bytes)",
-                        url=url,
-                        status=status,
-                    )
-                resp = Response(
-                    str(r.url),
-                    status,
-                    _read(r, cap, deadline, limit, url, status),
-                    r.headers.get("content-type"),
-                    r.headers.get("etag"),
-                    r.headers.get("last-modified"),
-                    headers=head,
-                )
+                resp = self._response(r, url, ok, deadline, limit)
                 self._record(resp)
                 return resp
         except httpx.TimeoutException:
@@ -257,6 +217,56 @@ class HttpClient:
             ) from None
         finally:
             self._deadline.at = None
+
+    def _response(self, r: httpx.Response, url: str, ok: set[int], deadline: float, limit: float) -> Response:
+        """The answer being streamed as a Response (a redirect or a 304 without its body); FetchError
+        for an error status not in `ok` or a body over max_bytes."""
+        status = r.status_code
+        head = dict(r.headers)
+        if status in REDIRECTS or status == 304:
+            return Response(
+                url,
+                status,
+                b"",
+                r.headers.get("content-type"),
+                r.headers.get("etag"),
+                r.headers.get("last-modified"),
+                location=r.headers.get("location"),
+                headers=head,
+            )
+        if status >= 400 and status not in ok:
+            self._refuse(r, url, deadline, limit)
+        cap = self.settings.max_bytes
+        declared = r.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap:
+            raise FetchError(
+                f"response of {int(declared):,} bytes exceeds the {cap:,}-byte limit (max_bytes)",
+                url=url,
+                status=status,
+            )
+        return Response(
+            str(r.url),
+            status,
+            _read(r, cap, deadline, limit, url, status),
+            r.headers.get("content-type"),
+            r.headers.get("etag"),
+            r.headers.get("last-modified"),
+            headers=head,
+        )
+
+    def _refuse(self, r: httpx.Response, url: str, deadline: float, limit: float) -> NoReturn:
+        """Raise the FetchError of an error status: _Retryable for a server error or 429 (with the
+        wait Retry-After asks for); the body is recorded first when a recorder keeps fixtures."""
+        status = r.status_code
+        if self.recorder is not None:  # keep what the server said, for a fixture
+            body = _read(r, self.settings.max_bytes, deadline, limit, url, status, lenient=True)
+            self._record(Response(url, status, body, r.headers.get("content-type"), headers=dict(r.headers)))
+        error = FetchError(f"HTTP {status}", url=url, status=status)
+        if status >= 500 or status == 429:
+            raise _Retryable(error, _retry_after(r.headers.get("retry-after")))
+        if status in REFUSALS:
+            error = FetchError(f"HTTP {status}: {REFUSED_HINT}", url=url, status=status)
+        raise error
 
     def _record(self, resp: Response) -> None:
         if self.recorder is not None:

@@ -72,7 +72,7 @@ def _remaining(p: Pattern) -> float:
     deadline = getattr(_local, "deadline", None)
     if deadline is None:
         return SEARCH_LIMIT
-    left = deadline - time.monotonic()
+    left = float(deadline) - time.monotonic()
     if left <= 0:
         raise PatternTimeout(p.source, p.where, float(getattr(_local, "total", 0.0)))
     return left

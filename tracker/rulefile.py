@@ -119,7 +119,38 @@ def check_rules(
     return RuleSet(rules, vocab, folder), problems
 
 
+@dataclass(frozen=True)
+class _When:
+    """What a rule's `match` asks of a document."""
+
+    sources: tuple[str, ...]
+    kinds: tuple[str, ...]
+    languages: tuple[str, ...]
+    subtypes: tuple[str, ...]
+    doc_number: bool | None
+    keywords: dict[str, Cond]
+    regexes: dict[str, Cond]
+    minerals: str
+
+
+@dataclass(frozen=True)
+class _Emit:
+    """What a rule's `emit` makes of a match."""
+
+    action: str
+    jurisdiction: str
+    targets: tuple[str, ...]
+    targets_from: str | None
+    minerals_from: str
+    effective: DateSpec
+    expires: DateSpec
+    refers_to: RefSpec | None
+    diff_list: bool
+
+
 class _Parser:
+    """Reads the rules of one file, noting every problem it finds (file:line: message) in `problems`."""
+
     def __init__(
         self,
         path: Path,
@@ -190,7 +221,47 @@ class _Parser:
             return ()
         return tuple(value)  # the LStr items keep their lines, for errors about one item
 
-    def rule(self, m: Any) -> Rule | None:
+    def rule(self, m: object) -> Rule | None:
+        """One entry of `rules:`; None when it is too broken to read on (its problems noted)."""
+        head = self.head(m)
+        if head is None:
+            return None
+        entry, rid, match, emit = head
+        when = self.when(match, rid)
+        what = self.emit(emit, rid)
+        tests = self.tests(entry.get("tests"), entry.line_of("tests"), rid)
+        if not tests and not what.diff_list:
+            self.err(entry.line, f"rule {rid!r}: add at least one example under 'tests'")
+        return Rule(
+            id=rid,
+            title=str(entry["title"]),
+            severity=str(entry["severity"]),
+            file=str(self.path),
+            line=entry.line,
+            action=what.action,
+            jurisdiction=what.jurisdiction,
+            sources=when.sources,
+            kinds=when.kinds,
+            languages=when.languages,
+            subtypes=when.subtypes,
+            doc_number=when.doc_number,
+            keywords=when.keywords,
+            regexes=when.regexes,
+            minerals=when.minerals,
+            targets=what.targets,
+            targets_from=what.targets_from,
+            minerals_from=what.minerals_from,
+            effective=what.effective,
+            expires=what.expires,
+            refers_to=what.refers_to,
+            diff_list=what.diff_list,
+            tests=tuple(tests),
+            stop=entry.get("continue") is not True,
+        )
+
+    def head(self, m: object) -> tuple[LDict, str, LDict, LDict] | None:
+        """A rule's keys, id, severity and its `match` and `emit` mappings (the rule, its id, match,
+        emit); None when the rule has no usable id or lacks a required key."""
         if not isinstance(m, LDict):
             self.err(line_of(m, 1), "each rule is a mapping with id, title, severity, match, emit, tests")
             return None
@@ -212,18 +283,19 @@ class _Parser:
                 m.line_of("severity"),
                 f"rule {rid!r}: severity {severity!r} is not one of {', '.join(SEVERITIES)}",
             )
-        match = m["match"] if isinstance(m["match"], LDict) else LDict()
-        if not isinstance(m["match"], LDict):
-            self.err(m.line_of("match"), f"rule {rid!r}: 'match' must be a mapping")
-        emit = m["emit"] if isinstance(m["emit"], LDict) else LDict()
-        if not isinstance(m["emit"], LDict):
-            self.err(m.line_of("emit"), f"rule {rid!r}: 'emit' must be a mapping")
-        if not hasattr(match, "key_lines"):
-            match.key_lines, match.line = {}, m.line
-        if not hasattr(emit, "key_lines"):
-            emit.key_lines, emit.line = {}, m.line
+        return m, rid, self.section(m, "match", rid), self.section(m, "emit", rid)
+
+    def section(self, m: LDict, key: str, rid: str) -> LDict:
+        """A rule's `match` or `emit`; an empty mapping (and a problem) when it is something else."""
+        value = m[key]
+        if isinstance(value, LDict):
+            return value
+        self.err(m.line_of(key), f"rule {rid!r}: {key!r} must be a mapping")
+        return LDict.at(m.line)
+
+    def when(self, match: LDict, rid: str) -> _When:
+        """A rule's `match`: which documents it looks at and what they must say."""
         self.keys(match, MATCH_KEYS, f"match of rule {rid!r}")
-        self.keys(emit, EMIT_KEYS, f"emit of rule {rid!r}")
         keywords: dict[str, Cond] = {}
         regexes: dict[str, Cond] = {}
         for fld in ("title", "text", "anywhere"):
@@ -241,6 +313,20 @@ class _Parser:
         if doc_number is not None and not isinstance(doc_number, bool):
             self.err(match.line_of("doc_number"), f"rule {rid!r}: doc_number must be true or false")
             doc_number = None
+        return _When(
+            sources=self.source_names(match, rid),
+            kinds=self.strings(match.get("kinds"), match.line_of("kinds"), "kinds"),
+            languages=self.strings(match.get("languages"), match.line_of("languages"), "languages"),
+            subtypes=self.strings(match.get("subtypes"), match.line_of("subtypes"), "subtypes"),
+            doc_number=doc_number,
+            keywords=keywords,
+            regexes=regexes,
+            minerals=str(minerals),
+        )
+
+    def emit(self, emit: LDict, rid: str) -> _Emit:
+        """A rule's `emit`: the event a match makes."""
+        self.keys(emit, EMIT_KEYS, f"emit of rule {rid!r}")
         action = emit.get("action")
         diff_list = emit.get("diff_list", False) is True
         if diff_list:
@@ -275,35 +361,17 @@ class _Parser:
                 emit.line_of("minerals_from"),
                 f"rule {rid!r}: minerals_from must be title, text, title_then_text or none",
             )
-        rule = Rule(
-            id=rid,
-            title=str(m["title"]),
-            severity=str(severity),
-            file=str(self.path),
-            line=m.line,
+        return _Emit(
             action=str(action),
             jurisdiction=str(jur),
-            sources=self.source_names(match, rid),
-            kinds=self.strings(match.get("kinds"), match.line_of("kinds"), "kinds"),
-            languages=self.strings(match.get("languages"), match.line_of("languages"), "languages"),
-            subtypes=self.strings(match.get("subtypes"), match.line_of("subtypes"), "subtypes"),
-            doc_number=doc_number,
-            keywords=keywords,
-            regexes=regexes,
-            minerals=str(minerals),
             targets=targets,
-            targets_from=targets_from,
+            targets_from=None if targets_from is None else str(targets_from),
             minerals_from=str(minerals_from),
             effective=self.date_spec(emit.get("effective"), emit.line_of("effective"), rid, "announced"),
             expires=self.date_spec(emit.get("expires"), emit.line_of("expires"), rid, None),
             refers_to=self.ref_spec(emit.get("refers_to"), emit.line_of("refers_to"), rid),
             diff_list=diff_list,
-            stop=m.get("continue") is not True,
         )
-        tests = self.tests(m.get("tests"), m.line_of("tests"), rid)
-        if not tests and not diff_list:
-            self.err(m.line, f"rule {rid!r}: add at least one example under 'tests'")
-        return Rule(**{**rule.__dict__, "tests": tuple(tests)})
 
     def source_names(self, match: LDict, rid: str) -> tuple[str, ...]:
         """A rule's `sources:`; each must be a configured source when the names are known."""
@@ -323,8 +391,7 @@ class _Parser:
 
     def cond(self, value: Any, line: int, rid: str, fld: str, regex: bool) -> Cond:
         if isinstance(value, (str, list)):
-            value = LDict(any=value)
-            value.line, value.key_lines = line, {"any": line}
+            value = LDict.at(line, any=value)
         if not isinstance(value, LDict):
             self.err(line, f"rule {rid!r}: {fld} must be a mapping of all/any/none")
             return Cond()
@@ -352,8 +419,7 @@ class _Parser:
         if value is None:
             return DateSpec(default=default)
         if isinstance(value, list):
-            value = LDict(patterns=value)
-            value.line, value.key_lines = line, {"patterns": line}
+            value = LDict.at(line, patterns=value)
         if not isinstance(value, LDict):
             self.err(line, f"rule {rid!r}: a date is a list of patterns, or a mapping of patterns/default/in")
             return DateSpec(default=default)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker.patterns import Pattern
+from tracker.shipped import shipped_dir
 from tracker.textutil import find_date
 from tracker.vocab import Matcher, Scan, Vocabulary, sentence_bounds
 
@@ -436,8 +437,6 @@ def extract_refs(text: str, spec: RefSpec) -> list[str]:
 def default_rules_dir() -> Path:
     """The rules shipped with the tracker, used when neither --rules nor `[rules] dir` names a
     folder (never `./rules` by chance: which rules run is always what the config says)."""
-    from tracker.shipped import shipped_dir
-
     return shipped_dir("rules")
 
 

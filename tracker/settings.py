@@ -1,6 +1,6 @@
 """The configuration as the library uses it: frozen dataclasses and the small helpers they need
 (URL origins). Parsing and checking a `tracker.toml` is tracker.config's work; this module imports
-nothing of the tracker but its version and errors, so every stage may import it."""
+nothing of the tracker but its version, errors and wording, so every stage may import it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tracker import __version__
 from tracker.errors import UnknownSourceError
@@ -53,6 +53,13 @@ class FetchSettings:
 
 
 @dataclass(frozen=True)
+class KindSettings:
+    """The settings of a source kind, beyond the keys every source shares. Each kind that has some
+    declares them as a frozen dataclass subclassing this one (tracker.sources.base.SourceKind.Settings);
+    a kind without any uses this one, empty."""
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     """One configured source: the keys every kind shares, plus the kind's own settings."""
 
@@ -67,7 +74,7 @@ class SourceConfig:
     language: str | None = None
     allowed_hosts: tuple[str, ...] = ()
     user_agent: str | None = None  # this source's own User-Agent (a site that refuses the default)
-    settings: Any = None
+    settings: KindSettings = field(default_factory=KindSettings)  # of the kind's own Settings class
 
     @property
     def hosts(self) -> frozenset[str]:
@@ -213,8 +220,6 @@ TOP_LEVEL_KEYS = {
 
 def known_timezone(name: str) -> bool:
     """True for a time zone name the tz database knows ('Asia/Shanghai', 'UTC')."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

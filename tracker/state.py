@@ -8,43 +8,33 @@ is `active` again; a lift makes it `lifted`; a reinstatement makes it `active`.
 `state_on` is the definition. Because a measure's state only changes on the dates its events
 name, the states are kept materialised as intervals in `measure_states` (one row per control,
 mineral and interval), refreshed in the same transaction as the events they come from
-(`refresh_states`, called by `events.rebuild_events`), so `status` is one indexed lookup."""
+(`refresh_states`, called by `events.rebuild_events`), so `status` is one indexed lookup. The
+records read and written, and the queries, are the store's (tracker.store.events)."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any, NamedTuple
+from itertools import islice
 
 from tracker.codes import CONTROL_ACTIONS, MODIFIER_ACTIONS
+from tracker.store.events import Control, EventTables, MeasureState, MergedEvent, Modifier, Status
 
-if TYPE_CHECKING:
-    from tracker.store import Store
+__all__ = [
+    "OPEN_END",
+    "Interval",
+    "Status",
+    "fill_if_missing",
+    "intervals",
+    "measure_keys",
+    "rebuild_all_states",
+    "refresh_states",
+    "state_on",
+    "status",
+]
 
-CONTROLS = CONTROL_ACTIONS
-MODIFIERS = MODIFIER_ACTIONS
 OPEN_END = "9999-12-31"  # valid_to of an interval that has not ended
-CHUNK = 500  # ids per IN (...) list: far below SQLite's limit on bound parameters
-
-
-class Status(NamedTuple):
-    """The state of one measure for one mineral on one day (a named tuple: a status answer can have
-    thousands of rows, and a tuple is made several times faster than a frozen dataclass)."""
-
-    jurisdiction: str
-    measure: str
-    mineral: str
-    state: str  # pending | active | suspended | lifted
-    since: str | None
-    until: str | None
-    changed_by: str | None = None  # the document number of the suspension/lift that set the state
-    event_id: str = ""  # the control event (`tracker show EVENT_ID` gives its title and sources)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return dict(self._asdict())
+BATCH = 500  # controls whose states are derived together (their modifiers read in one query)
 
 
 def _d(value: str | None) -> date | None:
@@ -52,11 +42,11 @@ def _d(value: str | None) -> date | None:
 
 
 def state_on(
-    control: dict[str, Any], modifiers: list[dict[str, Any]], day: date
+    control: Control, modifiers: Sequence[Modifier], day: date
 ) -> tuple[str, date | None, date | None, str | None] | None:
     """(state, since, until, changed_by) of a control on `day`, or None before it was announced."""
-    announced = _d(control["announced"])
-    effective = _d(control["effective"]) or announced
+    announced = _d(control.announced)
+    effective = _d(control.effective) or announced
     if announced is None or day < announced:
         return None
     since: date | None
@@ -66,36 +56,36 @@ def state_on(
         state, since, until, by = "pending", announced, effective, None
     else:
         state, since, until, by = "active", effective, None, None
-    for m in sorted(modifiers, key=lambda m: _d(m["effective"]) or _d(m["announced"]) or date.min):
-        start = _d(m["effective"]) or _d(m["announced"])
+    for m in sorted(modifiers, key=lambda m: _d(m.effective) or _d(m.announced) or date.min):
+        start = _d(m.effective) or _d(m.announced)
         if start is None or start > day:
             continue
-        end = _d(m["expires"])
-        if m["action"] == "suspension":
+        end = _d(m.expires)
+        if m.action == "suspension":
             if end is None or day < end:
-                state, since, until, by = "suspended", start, end, m["doc_number"]
+                state, since, until, by = "suspended", start, end, m.doc_number
             else:
-                state, since, until, by = "active", end, None, m["doc_number"]
-        elif m["action"] == "lift":
-            state, since, until, by = "lifted", start, None, m["doc_number"]
-        elif m["action"] == "reinstatement":
-            state, since, until, by = "active", start, None, m["doc_number"]
+                state, since, until, by = "active", end, None, m.doc_number
+        elif m.action == "lift":
+            state, since, until, by = "lifted", start, None, m.doc_number
+        elif m.action == "reinstatement":
+            state, since, until, by = "active", start, None, m.doc_number
     return state, since, until, by
 
 
 Interval = tuple[str, str, str, str | None, str | None, str | None]  # from, to, state, since, until, by
 
 
-def intervals(control: dict[str, Any], modifiers: list[dict[str, Any]]) -> list[Interval]:
+def intervals(control: Control, modifiers: Sequence[Modifier]) -> list[Interval]:
     """The states of a control over time: (valid_from, valid_to, state, since, until, changed_by),
     valid_to exclusive and OPEN_END for the last. `state_on` can only change on a date one of the
     events names, so it is evaluated on each of those dates from the announcement on."""
-    announced = _d(control["announced"])
+    announced = _d(control.announced)
     if announced is None:
         return []
-    points = {announced, _d(control["effective"])}
+    points = {announced, _d(control.effective)}
     for m in modifiers:
-        points |= {_d(m["effective"]) or _d(m["announced"]), _d(m["expires"])}
+        points |= {_d(m.effective) or _d(m.announced), _d(m.expires)}
     days = sorted(p for p in points if p is not None and p >= announced)
     out: list[Interval] = []
     for i, day in enumerate(days):
@@ -118,7 +108,7 @@ def intervals(control: dict[str, Any], modifiers: list[dict[str, Any]]) -> list[
 
 
 def status(
-    store: Store,
+    store: EventTables,
     *,
     as_of: date,
     minerals: Iterable[str] = (),
@@ -129,149 +119,91 @@ def status(
     jurisdiction and announcement, filtered by minerals (canonical ids, groups already expanded by
     the caller), jurisdictions and measures (document numbers)."""
     fill_if_missing(store)
-    day = as_of.isoformat()
-    sql = (
-        "SELECT jurisdiction, measure, mineral, state, since, until, changed_by, event_id FROM measure_states"
-        " WHERE valid_from <= ? AND valid_to > ?"
+    return store.states_on(
+        as_of.isoformat(),
+        minerals=sorted(set(minerals)),
+        jurisdictions=sorted(set(jurisdictions)),
+        measures=sorted(set(measures)),
     )
-    params: list[Any] = [day, day]
-    for column, values in (("mineral", minerals), ("jurisdiction", jurisdictions), ("measure", measures)):
-        wanted = sorted(set(values))
-        if len(wanted) == 1:  # stated as equality, so one mineral's rows come in key order, unsorted
-            sql += f" AND {column} = ?"
-        elif wanted:
-            sql += f" AND {column} IN ({','.join('?' * len(wanted))})"
-        params += wanted
-    cursor = store.db.conn.execute(sql + " ORDER BY jurisdiction, announced, event_id, pos", params)
-    return list(map(Status._make, cursor))
 
 
 # --- keeping measure_states in step with the events -------------------------------------------------
 
 
-def measure_keys(event: dict[str, Any] | None) -> set[str]:
-    """The measures whose states this event row takes part in: a control's own name, the measures a
+def measure_keys(event: MergedEvent | None) -> set[str]:
+    """The measures whose states this event takes part in: a control's own name, the measures a
     suspension, lift or reinstatement refers to."""
     if event is None:
         return set()
-    if event["action"] in CONTROLS:
-        return {event["doc_number"] or event["id"]}
-    if event["action"] in MODIFIERS:
-        return set(json.loads(event["refers_to"]))
+    if event.action in CONTROL_ACTIONS:
+        return {event.doc_number or event.id}
+    if event.action in MODIFIER_ACTIONS:
+        return set(event.refers_to)
     return set()
 
 
-def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
-    items = sorted(set(values))
-    for i in range(0, len(items), CHUNK):
-        yield items[i : i + CHUNK]
-
-
-def refresh_states(
-    conn: sqlite3.Connection, *, measures: Iterable[str] = (), event_ids: Iterable[str] = ()
-) -> int:
+def refresh_states(store: EventTables, *, measures: Iterable[str] = (), event_ids: Iterable[str] = ()) -> int:
     """Recompute the stored states of these measures (names) and of these control events (ids, also
     those that no longer exist or are no longer controls); returns the intervals written. Runs
     inside the caller's transaction."""
-    ids = set(event_ids)
-    names = set(measures)
-    for chunk in _chunks(names):
-        marks = ",".join("?" * len(chunk))
-        ids |= {
-            r[0]
-            for r in conn.execute(
-                f"SELECT id FROM events WHERE action IN {CONTROLS} AND (doc_number IN ({marks})"
-                f" OR (doc_number IS NULL AND id IN ({marks})))",
-                chunk + chunk,
-            )
-        }
-    written = 0
-    for chunk in _chunks(ids):
-        marks = ",".join("?" * len(chunk))
-        conn.execute(f"DELETE FROM measure_states WHERE event_id IN ({marks})", chunk)
-        cursor = conn.execute(
-            "SELECT id, jurisdiction, announced, effective, doc_number, minerals FROM events"
-            f" WHERE action IN {CONTROLS} AND id IN ({marks})",
-            chunk,
-        )
-        written += _write_states(conn, cursor)
-    return written
+    ids = set(event_ids) | store.control_ids(measures)
+    store.delete_states(ids)
+    return _write_states(store, store.controls(ids))
 
 
-def fill_if_missing(store: Store) -> None:
+def fill_if_missing(store: EventTables) -> None:
     """Derive the stored states of a database that has control events but no states yet (one
     created before the states were stored): a cheap look on every other call."""
-    conn = store.db.conn
-    if conn.execute("SELECT 1 FROM measure_states LIMIT 1").fetchone():
-        return
-    if not conn.execute(f"SELECT 1 FROM events WHERE action IN {CONTROLS} LIMIT 1").fetchone():
+    if store.has_states() or not store.has_controls():
         return
     with store.write():
-        rebuild_all_states(conn)
+        rebuild_all_states(store)
 
 
-def rebuild_all_states(conn: sqlite3.Connection) -> int:
-    """Recompute every stored state from the events (a migration, or after a bulk load)."""
-    conn.execute("DELETE FROM measure_states")
-    cursor = conn.execute(
-        "SELECT id, jurisdiction, announced, effective, doc_number, minerals FROM events"
-        f" WHERE action IN {CONTROLS} ORDER BY id"
-    )
-    return _write_states(conn, cursor)
+def rebuild_all_states(store: EventTables) -> int:
+    """Recompute every stored state from the events (for a database whose states were never
+    derived: `fill_if_missing`); runs inside the caller's transaction."""
+    store.delete_states()
+    return _write_states(store, store.controls())
 
 
-def _write_states(conn: sqlite3.Connection, cursor: sqlite3.Cursor) -> int:
-    names = [d[0] for d in cursor.description]
+def _batches(controls: Iterable[Control]) -> Iterator[list[Control]]:
+    it = iter(controls)
+    while batch := list(islice(it, BATCH)):
+        yield batch
+
+
+def _write_states(store: EventTables, controls: Iterable[Control]) -> int:
     written = 0
-    while batch := [dict(zip(names, row, strict=True)) for row in cursor.fetchmany(CHUNK)]:
-        mods = _modifiers(conn, batch)
-        rows: list[Sequence[Any]] = []
-        for c in batch:
-            measure = c["doc_number"] or c["id"]
-            spans = intervals(c, mods.get((measure, c["jurisdiction"]), []))
-            for pos, mineral in enumerate(json.loads(c["minerals"])):
-                for valid_from, valid_to, state, since, until, by in spans:
-                    rows.append(
-                        (
-                            mineral,
-                            valid_from,
-                            valid_to,
-                            c["id"],
-                            pos,
-                            c["jurisdiction"],
-                            c["announced"],
-                            measure,
-                            state,
-                            since,
-                            until,
-                            by,
-                        )
-                    )
-        conn.executemany(
-            "INSERT OR REPLACE INTO measure_states(mineral, valid_from, valid_to, event_id, pos, jurisdiction,"
-            " announced, measure, state, since, until, changed_by)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+    for batch in _batches(controls):
+        mods: dict[tuple[str, str], list[Modifier]] = {}
+        for m in store.modifiers_of({c.doc_number or c.id for c in batch}):
+            mods.setdefault((m.ref, m.jurisdiction), []).append(m)
+        rows = [
+            row for c in batch for row in _states(c, mods.get((c.doc_number or c.id, c.jurisdiction), []))
+        ]
+        store.write_states(rows)
         written += len(rows)
     return written
 
 
-def _modifiers(
-    conn: sqlite3.Connection, controls: list[dict[str, Any]]
-) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """The suspensions, lifts and reinstatements naming these controls, by (measure, jurisdiction);
-    read by reference first (a control has few of them)."""
-    measures = sorted({c["doc_number"] or c["id"] for c in controls})
-    rows = conn.execute(
-        "SELECT e.action, e.jurisdiction, e.announced, e.effective, e.expires, e.doc_number, r.ref AS ref"
-        " FROM event_refs r CROSS JOIN events e ON e.id = r.event_id"
-        f" WHERE r.ref IN ({','.join('?' * len(measures))}) AND e.action IN {MODIFIERS}",
-        measures,
-    )
-    names = [d[0] for d in rows.description]
-    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for values in rows:
-        m = dict(zip(names, values, strict=True))
-        out.setdefault((m["ref"], m["jurisdiction"]), []).append(m)
-    return out
+def _states(control: Control, modifiers: list[Modifier]) -> Iterator[MeasureState]:
+    """The rows of `measure_states` of one control: each mineral's intervals."""
+    measure = control.doc_number or control.id
+    spans = intervals(control, modifiers)
+    for pos, mineral in enumerate(control.minerals):
+        for valid_from, valid_to, state, since, until, by in spans:
+            yield MeasureState(
+                mineral,
+                valid_from,
+                valid_to,
+                control.id,
+                pos,
+                control.jurisdiction,
+                control.announced,
+                measure,
+                state,
+                since,
+                until,
+                by,
+            )

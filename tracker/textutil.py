@@ -14,7 +14,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
+from bs4 import BeautifulSoup, Tag
+from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction
+from charset_normalizer import from_bytes
 
 from tracker.errors import ParseError
 
@@ -75,8 +77,6 @@ def decode_bytes(content: bytes, content_type: str | None = None) -> str:
             return content.decode(enc)
         except (UnicodeDecodeError, LookupError):
             continue
-    from charset_normalizer import from_bytes
-
     best = from_bytes(content).best()
     if best is not None and best.encoding:
         return content.decode(_codec(best.encoding) or best.encoding, errors="replace")

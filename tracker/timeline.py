@@ -2,23 +2,31 @@
 
 `query(...)` streams plain `TimelineEvent` objects (newest first) filtered by minerals (canonical
 ids; expand aliases and groups with `resolve_minerals`), jurisdictions, actions, sources, a period
-and a full-text search over document titles and texts (Chinese included)."""
+and a full-text search over document titles and texts (Chinese included). The filters asked
+(`Filters`, checked by `asked`) become a plan (`plan`: which index to lead with, how to search),
+which the store turns into SQL (tracker.store.queries). `view(...)` is one event as `tracker
+show` tells it: its documents, what it refers to and what refers to it, the states it led to."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
+from tracker.codes import ACTIONS, CONTROL_ACTIONS
 from tracker.dates import DATE_FORMS, parse_when  # noqa: F401  (their home was here: still importable)
 from tracker.errors import InputError
+from tracker.settings import Config
+from tracker.state import status
 from tracker.store import Store
+from tracker.store.events import Status, StoredEvent
 from tracker.store.migrations import fts_text
+from tracker.store.queries import DocumentBrief, EventQuery, Hits, Walk
 from tracker.vocab import Vocabulary
 
 FIELDS = (
@@ -115,7 +123,92 @@ def tidy_snippet(snippet: str) -> str:
     return _HAN_GAP.sub("", " ".join(snippet.split()))
 
 
-# --- the query -------------------------------------------------------------------------------------
+# --- what is asked --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What is asked of the timeline, each list sorted and distinct (jurisdictions upper-case)."""
+
+    minerals: tuple[str, ...] = ()  # canonical ids (resolve_minerals)
+    jurisdictions: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None
+    search: str | None = None
+    limit: int | None = None
+    oldest_first: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        minerals: Iterable[str] = (),
+        jurisdictions: Iterable[str] = (),
+        actions: Iterable[str] = (),
+        sources: Iterable[str] = (),
+        since: date | None = None,
+        until: date | None = None,
+        search: str | None = None,
+        limit: int | None = None,
+        oldest_first: bool = False,
+    ) -> Filters:
+        """The filters, normalised (nothing is checked: see `asked`)."""
+        return cls(
+            minerals=tuple(sorted(set(minerals))),
+            jurisdictions=tuple(sorted({j.upper() for j in jurisdictions})),
+            actions=tuple(sorted(set(actions))),
+            sources=tuple(sorted(set(sources))),
+            since=since,
+            until=until,
+            search=search,
+            limit=limit,
+            oldest_first=oldest_first,
+        )
+
+    @property
+    def narrowed(self) -> bool:
+        """True when a filter other than the search is given."""
+        return bool(
+            self.minerals or self.jurisdictions or self.actions or self.since or self.until or self.sources
+        )
+
+
+def asked(
+    config: Config,
+    *,
+    minerals: Iterable[str] = (),
+    jurisdictions: Iterable[str] = (),
+    actions: Iterable[str] = (),
+    sources: Iterable[str] = (),
+    since: date | None = None,
+    until: date | None = None,
+    search: str | None = None,
+    limit: int | None = None,
+) -> Filters:
+    """The filters a user asked for, checked: an unknown action is an InputError listing the
+    actions, a source not in `config` an UnknownSourceError. `minerals` are canonical ids."""
+    actions = list(actions)
+    bad = [a for a in actions if a not in ACTIONS]
+    if bad:
+        raise InputError(f"unknown action {bad[0]!r}; actions: {', '.join(ACTIONS)}")
+    sources = list(sources)
+    for s in sources:
+        config.source(s)
+    return Filters.of(
+        minerals=minerals,
+        jurisdictions=jurisdictions,
+        actions=actions,
+        sources=sources,
+        since=since,
+        until=until,
+        search=search,
+        limit=limit,
+    )
+
+
+# --- the plan --------------------------------------------------------------------------------------
 
 # Plans for a page of search results (no other filter). Up to WALK_ABOVE matching documents, every
 # hit is ordered by date. Above, the events are walked newest first and each is kept if one of its
@@ -131,10 +224,12 @@ MAX_WALK = 20000
 MARGIN = 4
 
 
-def _fts_count(store: Store, sql: str, params: list[Any], search: str) -> int:
+@contextmanager
+def _searching(search: str | None) -> Iterator[None]:
+    """An FTS syntax problem is the user's input, not a crash: an InputError naming the search."""
     try:
-        return int(store.db.conn.execute(sql, params).fetchone()[0])
-    except sqlite3.OperationalError as exc:  # an FTS syntax problem is the user's input, not a crash
+        yield
+    except sqlite3.OperationalError as exc:
         raise InputError(f"cannot search for {search!r}: {exc}") from None
 
 
@@ -143,29 +238,65 @@ def walk_bound(
 ) -> int | None:
     """The document id from which (newest first: at or above; oldest first: at or below) matches are
     read as a set for a walk over the events, or None when ordering every hit is the better plan."""
-    hits = _fts_count(
-        store,
-        "SELECT count(*) FROM (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? LIMIT ?)",
-        [match, walk_above + 1],
-        search,
-    )
+    with _searching(search):
+        hits = store.match_count(match, walk_above + 1)
     if hits <= walk_above:
         return None
-    # two queries: SQLite answers a lone min() or max() from the key, both together by a full scan
-    low = store.db.conn.execute("SELECT min(id) FROM documents").fetchone()[0]
-    high = store.db.conn.execute("SELECT max(id) FROM documents").fetchone()[0]
-    edge, end = (">", high - SAMPLE) if newest else ("<", low + SAMPLE)
-    recent = _fts_count(
-        store,
-        f"SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ? AND rowid {edge} ?",
-        [match, end],
-        search,
-    )
+    span = store.document_id_span()
+    if span is None:  # no document at all: cannot be once one matched
+        return None
+    low, high = span
+    with _searching(search):
+        recent = store.match_count_beyond(match, high - SAMPLE if newest else low + SAMPLE, newer=newest)
     sampled = min(SAMPLE, high - low + 1)
     if recent == 0 or limit * sampled / recent > MAX_WALK:
         return None
     reach = math.ceil(MARGIN * limit * sampled / recent)
-    return int(high - reach if newest else low + reach)
+    return high - reach if newest else low + reach
+
+
+def plan(store: Store, wanted: Filters, walk_above: int = WALK_ABOVE) -> EventQuery:
+    """How to read what `wanted` asks: one mineral leads with its own index; a search for a page of
+    events with no other filter walks the events in date order when more than `walk_above`
+    documents match and the walk looks short (walk_bound), else it orders the hits."""
+    search: Hits | Walk | None = None
+    if wanted.search:
+        match = fts_query(wanted.search)
+        page = wanted.limit is not None and not wanted.narrowed
+        newest = not wanted.oldest_first
+        limit = int(wanted.limit or 0)
+        bound = walk_bound(store, match, limit, walk_above, wanted.search, newest) if page else None
+        search = Walk(match, bound) if bound is not None else Hits(match, top=limit if page else None)
+    return EventQuery(
+        minerals=wanted.minerals,
+        jurisdictions=wanted.jurisdictions,
+        actions=wanted.actions,
+        sources=wanted.sources,
+        since=wanted.since.isoformat() if wanted.since else None,
+        until=wanted.until.isoformat() if wanted.until else None,
+        search=search,
+        by_mineral=len(wanted.minerals) == 1,
+        oldest_first=wanted.oldest_first,
+        limit=wanted.limit,
+    )
+
+
+# --- the events ------------------------------------------------------------------------------------
+
+
+def events(store: Store, wanted: Filters, walk_above: int = WALK_ABOVE) -> Iterator[TimelineEvent]:
+    """Events matching every filter of `wanted`, newest first (or oldest first), streamed; with a
+    search, each with a snippet of its first matching document. A search for a page of events
+    with no other filter may walk the events in date order when more than `walk_above` documents
+    match (a tuning knob: every plan gives the same answer)."""
+    q = plan(store, wanted, walk_above)
+    with _searching(wanted.search):
+        rows = store.timeline_events(q)
+    for row in rows:
+        ev = _timeline_event(store, row)
+        if q.search is not None:  # a snippet only for the events shown
+            ev.snippet = _snippet(store, q.search.match, ev.documents)
+        yield ev
 
 
 def query(
@@ -182,191 +313,129 @@ def query(
     oldest_first: bool = False,
     walk_above: int = WALK_ABOVE,
 ) -> Iterator[TimelineEvent]:
-    """Events matching every filter given, newest first (or oldest first), streamed. A search for a
-    page of events with no other filter may walk the events in date order when more than
-    `walk_above` documents match (a tuning knob: every plan gives the same answer)."""
-    where: list[str] = []
-    params: list[Any] = []
-    minerals = sorted(set(minerals))
-    jurisdictions = sorted({j.upper() for j in jurisdictions})
-    actions = sorted(set(actions))
-    sources = sorted(set(sources))
-    order = "ASC" if oldest_first else "DESC"
-    tables = "events e"
-    order_by = f"e.announced {order}, e.id {order}"
-    if len(minerals) == 1:
-        # one mineral: walk (mineral, announced, event_id) in order and stop at the limit
-        tables = "event_minerals m JOIN events e ON e.id = m.event_id"
-        where.append("m.mineral = ?")
-        params.append(minerals[0])
-        if since:
-            where.append("m.announced >= ?")
-            params.append(since.isoformat())
-        if until:
-            where.append("m.announced <= ?")
-            params.append(until.isoformat())
-        order_by = f"m.announced {order}, m.event_id {order}"
-    elif minerals:
-        sub = f"SELECT event_id FROM event_minerals WHERE mineral IN ({','.join('?' * len(minerals))})"
-        params += minerals
-        if since:
-            sub += " AND announced >= ?"
-            params.append(since.isoformat())
-        if until:
-            sub += " AND announced <= ?"
-            params.append(until.isoformat())
-        where.append(f"e.id IN ({sub})")
-    if jurisdictions:
-        where.append(f"e.jurisdiction IN ({','.join('?' * len(jurisdictions))})")
-        params += jurisdictions
-    if actions:
-        where.append(f"e.action IN ({','.join('?' * len(actions))})")
-        params += actions
-    if since:
-        where.append("e.announced >= ?")
-        params.append(since.isoformat())
-    if until:
-        where.append("e.announced <= ?")
-        params.append(until.isoformat())
-    if sources:
-        where.append(
-            "e.id IN (SELECT x.event_id FROM event_drafts x JOIN document_urls u ON u.document_id = x.document_id"
-            f" WHERE u.source IN ({','.join('?' * len(sources))}))"
-        )
-        params += sources
-    match = None
-    if search:
-        match = fts_query(search)
-        page = limit is not None and not (minerals or jurisdictions or actions or since or until or sources)
-        bound = (
-            walk_bound(store, match, int(limit or 0), walk_above, search, not oldest_first) if page else None
-        )
-        if bound is not None:
-            # a common word: walk the events in date order and stop at the limit (the unary +
-            # keeps SQLite from looping over the set of hits instead)
-            near = ">=" if not oldest_first else "<="
-            tables = "events e INDEXED BY idx_events_announced"
-            where.append(
-                "EXISTS (SELECT 1 FROM event_drafts x WHERE x.event_id = e.id AND CASE"
-                f" WHEN x.document_id {near} ? THEN +x.document_id IN"
-                f" (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? AND rowid {near} ?)"
-                " ELSE EXISTS (SELECT 1 FROM documents_fts f WHERE documents_fts MATCH ? AND f.rowid = x.document_id)"
-                " END)"
-            )
-            params += [bound, match, bound, match]
-        else:
-            # a rarer word: the hits stay inside SQLite; with no other filter the order and limit
-            # are taken on the (id, announced) index without reading whole event rows
-            inner = (
-                "SELECT s.id FROM events s INDEXED BY idx_events_id_announced WHERE s.id IN"
-                " (SELECT x.event_id FROM event_drafts x WHERE x.document_id IN"
-                " (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?))"
-            )
-            params.append(match)
-            if page:
-                inner += f" ORDER BY s.announced {order}, s.id {order} LIMIT ?"
-                params.append(int(limit or 0))
-            where.append(f"e.id IN ({inner})")
-    sql = f"SELECT e.* FROM {tables}"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY {order_by}"
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(int(limit))
-    try:
-        cursor = store.db.conn.execute(sql, params)
-    except sqlite3.OperationalError as exc:  # an FTS syntax problem is the user's input, not a crash
-        raise InputError(f"cannot search for {search!r}: {exc}") from None
-    names = [d[0] for d in cursor.description]
-    for values in cursor:
-        ev = _event(store, dict(zip(names, values, strict=True)))
-        if match is not None:  # a snippet only for the events shown
-            for doc_id in ev.documents:
-                row = store.db.conn.execute(
-                    "SELECT snippet(documents_fts, -1, '«', '»', '…', 16) FROM documents_fts"
-                    " WHERE documents_fts MATCH ? AND rowid = ?",
-                    [match, doc_id],
-                ).fetchone()
-                if row:
-                    ev.snippet = tidy_snippet(row[0])
-                    break
-        yield ev
+    """Events matching every filter given, newest first (or oldest first), streamed: `events`
+    over the filters as given (unchecked: an unknown action or source matches nothing)."""
+    wanted = Filters.of(
+        minerals=minerals,
+        jurisdictions=jurisdictions,
+        actions=actions,
+        sources=sources,
+        since=since,
+        until=until,
+        search=search,
+        limit=limit,
+        oldest_first=oldest_first,
+    )
+    return events(store, wanted, walk_above)
 
 
-def _event(store: Store, e: dict[str, Any]) -> TimelineEvent:
-    docs = store.db.conn.execute(
-        """SELECT x.document_id, u.url, u.source FROM event_drafts x
-           LEFT JOIN document_urls u ON u.document_id = x.document_id
-           WHERE x.event_id = ? ORDER BY u.first_seen, u.url""",
-        [e["id"]],
-    ).fetchall()
-    doc_ids = list(dict.fromkeys(int(d[0]) for d in docs))
+def _snippet(store: Store, match: str, documents: Iterable[int]) -> str | None:
+    """The passage found in the first of the documents that matches."""
+    for doc_id in documents:
+        found = store.snippet(match, doc_id)
+        if found is not None:
+            return tidy_snippet(found)
+    return None
+
+
+def _timeline_event(store: Store, e: StoredEvent) -> TimelineEvent:
+    docs = store.event_documents(e.id)
     return TimelineEvent(
-        id=e["id"],
-        announced=e["announced"],
-        effective=e["effective"],
-        expires=e["expires"],
-        jurisdiction=e["jurisdiction"],
-        targets=json.loads(e["targets"]),
-        action=e["action"],
-        minerals=json.loads(e["minerals"]),
-        items=json.loads(e["items"]),
-        doc_number=e["doc_number"],
-        refers_to=json.loads(e["refers_to"]),
-        title=e["title"],
-        urls=list(dict.fromkeys(d[1] for d in docs if d[1])),
-        sources=sorted({d[2] for d in docs if d[2]}),
-        rule=e["rule"],
-        severity=e["severity"],
-        trigger=e["trigger"],
-        documents=doc_ids,
+        id=e.id,
+        announced=e.announced,
+        effective=e.effective,
+        expires=e.expires,
+        jurisdiction=e.jurisdiction,
+        targets=e.targets,
+        action=e.action,
+        minerals=e.minerals,
+        items=e.items,
+        doc_number=e.doc_number,
+        refers_to=e.refers_to,
+        title=e.title,
+        urls=list(dict.fromkeys(d.url for d in docs if d.url)),
+        sources=sorted({d.source for d in docs if d.source}),
+        rule=e.rule,
+        severity=e.severity,
+        trigger=e.trigger,
+        documents=list(dict.fromkeys(d.document_id for d in docs)),
     )
 
 
 def get(store: Store, event_id: str) -> TimelineEvent:
     """One event by id (a unique prefix is enough)."""
-    rows = store.db.conn.execute(
-        "SELECT * FROM events WHERE id LIKE ? ORDER BY id LIMIT 3",
-        [event_id.replace("%", "").replace("_", "") + "%"],
-    ).fetchall()
-    if not rows:
+    ids = store.event_ids_starting(event_id, 3)
+    if not ids:
         raise InputError(f"no event {event_id!r}")
-    if len(rows) > 1:
+    if len(ids) > 1:
         raise InputError(f"{event_id!r} is the start of several event ids; give more of it")
-    cursor = store.db.conn.execute("SELECT * FROM events WHERE id = ?", [rows[0][0]])
-    names = [d[0] for d in cursor.description]
-    return _event(store, dict(zip(names, cursor.fetchone(), strict=True)))
+    found = store.event(ids[0])
+    if found is None:  # deleted between the two reads
+        raise InputError(f"no event {event_id!r}")
+    return _timeline_event(store, found)
 
 
 def by_ids(store: Store, ids: Iterable[str]) -> dict[str, TimelineEvent]:
     """The events with these ids that exist, by id (a status answer names its controls by id)."""
-    wanted = sorted(set(ids))
-    out: dict[str, TimelineEvent] = {}
-    for i in range(0, len(wanted), 500):  # far below SQLite's limit on bound parameters
-        chunk = wanted[i : i + 500]
-        cursor = store.db.conn.execute(
-            f"SELECT * FROM events WHERE id IN ({','.join('?' * len(chunk))})", chunk
-        )
-        names = [d[0] for d in cursor.description]
-        for values in cursor.fetchall():
-            ev = _event(store, dict(zip(names, values, strict=True)))
-            out[ev.id] = ev
-    return out
+    return {eid: _timeline_event(store, e) for eid, e in store.events_by_id(sorted(set(ids))).items()}
 
 
-def related(store: Store, ev: TimelineEvent) -> dict[str, list[TimelineEvent]]:
+class Related(NamedTuple):
+    """The events an event refers to (by document number), and those that refer to it."""
+
+    refers_to: list[TimelineEvent]
+    referred_by: list[TimelineEvent]
+
+
+def related(store: Store, ev: TimelineEvent) -> Related:
     """The events this one refers to (by document number) and those that refer to it."""
-    refers = []
-    for ref in ev.refers_to:
-        for (eid,) in store.db.conn.execute(
-            "SELECT id FROM events WHERE doc_number = ? AND id != ?", [ref, ev.id]
-        ):
-            refers.append(get(store, eid))
+    refers = [get(store, eid) for ref in ev.refers_to for eid in store.event_ids_numbered(ref, besides=ev.id)]
     referred = []
     if ev.doc_number:
-        for (eid,) in store.db.conn.execute(
-            "SELECT event_id FROM event_refs WHERE ref = ? AND event_id != ?", [ev.doc_number, ev.id]
-        ):
-            referred.append(get(store, eid))
-    return {"refers_to": refers, "referred_by": referred}
+        referred = [get(store, eid) for eid in store.event_ids_citing(ev.doc_number, besides=ev.id)]
+    return Related(refers, referred)
+
+
+# --- one event, as `tracker show` tells it -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventView:
+    """An event with its documents, the events it refers to and that refer to it, and the states
+    of the measures it is about on `day` (its date of effect, else of announcement)."""
+
+    event: TimelineEvent
+    documents: list[DocumentBrief]
+    related: Related
+    day: date
+    states: list[Status]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form of `tracker show --json`: the event's fields, its documents in full."""
+        return {
+            **self.event.as_dict(),
+            "documents": [asdict(d) for d in self.documents],
+            "refers_to_events": [r.id for r in self.related.refers_to],
+            "referred_by_events": [r.id for r in self.related.referred_by],
+            "states": [s.as_dict() for s in self.states],
+        }
+
+
+def view(
+    store: Store, event_id: str, *, today: date, describe: Callable[[TimelineEvent], str] | None = None
+) -> EventView:
+    """The event `event_id` (a unique prefix is enough), its `description` made by `describe`.
+    The states are those of the measure it is (a control) or those it refers to, on its date of
+    effect or announcement (`today` when it has neither)."""
+    ev = get(store, event_id)
+    if describe is not None:
+        ev.description = describe(ev)
+    rel = related(store, ev)
+    if ev.action in CONTROL_ACTIONS and ev.doc_number:
+        measures = [ev.doc_number]
+    else:
+        measures = [r.doc_number for r in rel.refers_to if r.doc_number]
+    on = ev.effective or ev.announced
+    day = date.fromisoformat(on) if on else today
+    states = status(store, as_of=day, measures=measures) if measures else []
+    return EventView(ev, store.document_briefs(ev.documents), rel, day, states)

@@ -155,6 +155,8 @@ def _add_term(
     group_lines: dict[str, int],
     first_lines: dict[str, int],
 ) -> None:
+    """Entry `tid` of a vocabulary table into `vocab` (its names, groups and symbol checked), its
+    groups' members and lines noted for the check of the groups that follows."""
     line = table.line_of(tid) if isinstance(table, LDict) else 0
     if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", tid):
         raise RuleFileError(path, line, f"id {tid!r}: use lowercase words joined by hyphens")
@@ -168,25 +170,7 @@ def _add_term(
             raise RuleFileError(path, entry.line_of(key), f"{tid}: unknown key {key!r}{hint}")
     if not isinstance(entry.get("name"), str):
         raise RuleFileError(path, entry.line, f"{tid}: 'name' is required")
-    aliases: list[str] = [tid.replace("-", " ")]
-    alias_lines = {aliases[0]: line}  # lowercasing drops the line an LStr knows: keep it here
-    for lang in LANGS:
-        values = entry.get(lang) or []
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise RuleFileError(path, entry.line_of(lang), f"{tid}: '{lang}' must be a list of names")
-        in_lang: dict[str, int] = {}
-        for v in values:
-            if v.strip():
-                alias, where = v.strip().lower(), line_of(v, entry.line_of(lang))
-                if alias in in_lang:  # the same name in zh and ja of one entry is fine (白金, 錫)
-                    raise RuleFileError(
-                        path,
-                        where,
-                        f"{tid}: alias {alias!r} is listed twice in '{lang}' (first at {path}:{in_lang[alias]})",
-                    )
-                in_lang[alias] = where
-                aliases.append(alias)
-                alias_lines.setdefault(alias, where)
+    aliases, alias_lines = _entry_aliases(path, tid, entry, line)
     for alias in aliases:
         other = vocab.aliases.get(alias)
         if other is not None and other != tid:
@@ -218,6 +202,31 @@ def _add_term(
         groups=groups,
         aliases=tuple(dict.fromkeys(aliases)),
     )
+
+
+def _entry_aliases(path: Path, tid: str, entry: LDict, line: int) -> tuple[list[str], dict[str, int]]:
+    """The names of an entry, lowercased: its id in words, then those of each language; and the
+    line each was first written on."""
+    aliases: list[str] = [tid.replace("-", " ")]
+    alias_lines = {aliases[0]: line}  # lowercasing drops the line an LStr knows: keep it here
+    for lang in LANGS:
+        values = entry.get(lang) or []
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise RuleFileError(path, entry.line_of(lang), f"{tid}: '{lang}' must be a list of names")
+        in_lang: dict[str, int] = {}
+        for v in values:
+            if v.strip():
+                alias, where = v.strip().lower(), line_of(v, entry.line_of(lang))
+                if alias in in_lang:  # the same name in zh and ja of one entry is fine (白金, 錫)
+                    raise RuleFileError(
+                        path,
+                        where,
+                        f"{tid}: alias {alias!r} is listed twice in '{lang}' (first at {path}:{in_lang[alias]})",
+                    )
+                in_lang[alias] = where
+                aliases.append(alias)
+                alias_lines.setdefault(alias, where)
+    return aliases, alias_lines
 
 
 _COUNTRY_KEYS = {"name", "en", "zh", "ja"}

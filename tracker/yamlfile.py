@@ -4,6 +4,7 @@ string knows its line, and only `true`/`false` are booleans (so `NO`, Norway, st
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +29,34 @@ class LStr(str):
     line: int = 0
 
 
-class LDict(dict):
+class LDict(dict[str, Any]):
     """A mapping that remembers its own line and the line of each key."""
 
     line: int = 0
     key_lines: dict[str, int]
+
+    @classmethod
+    def at(cls, line: int, **items: Any) -> LDict:
+        """A mapping made in code (a shorthand written out in full), every key placed on `line`."""
+        out = cls(items)
+        out.line, out.key_lines = line, dict.fromkeys(items, line)
+        return out
 
     def line_of(self, key: str) -> int:
         """Line of `key`, or of the mapping itself when the key is absent."""
         return self.key_lines.get(key, self.line)
 
 
-class LList(list):
+class LList(list[Any]):
     """A sequence that remembers its line."""
 
     line: int = 0
 
 
-class _Loader(yaml.SafeLoader):
+# PyYAML ships no type hints (no stubs are installed), so mypy sees SafeLoader as Any: subclassing
+# it is an error under --strict only (disallow_subclassing_any), hence unused-ignore for the
+# project's own, milder settings
+class _Loader(yaml.SafeLoader):  # type: ignore[misc, unused-ignore]
     file = "<yaml>"
 
 
@@ -89,7 +100,7 @@ def _string(loader: _Loader, node: yaml.ScalarNode) -> LStr:
     return s
 
 
-def _checked(tag: str, what: str) -> Any:
+def _checked(tag: str, what: str) -> Callable[[_Loader, yaml.Node], Any]:
     """The SafeLoader constructor for `tag`, with a bad value ('2030-13-01') made a file:line error
     instead of a ValueError."""
     construct = yaml.SafeLoader.yaml_constructors[tag]

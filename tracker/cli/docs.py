@@ -87,7 +87,7 @@ def document_line(doc: StoredDocument, columns: int | None = None) -> str:
     t = terminal
     actions = ",".join(e.action for e in doc.events) or "-"
     head = (
-        f"{doc.id:>5} {t(doc.issued or '-'):<10} {cell(t(doc.doc_number or '-'), 18, columns)} "
+        f"{doc.id:>5} {t(doc.published or '-'):<10} {cell(t(doc.doc_number or '-'), 18, columns)} "
         f"{t(','.join(doc.sources)) or '-':<26} {t(actions):<18} "
     )
     return last_cell(head, t(doc.title), columns)

@@ -190,6 +190,7 @@ def sources(obj: Context, as_json: bool, kinds: bool, wide: bool) -> None:
         _print_kinds()
         return
     from tracker.fetch import source_report
+    from tracker.store import source_health
 
     rows = source_report(obj.config)
     if as_json:
@@ -203,11 +204,7 @@ def sources(obj: Context, as_json: bool, kinds: bool, wide: bool) -> None:
     click.echo(header)
     columns = table_columns(wide=wide)
     for r in rows:
-        state = (
-            "disabled"
-            if not r["enabled"]
-            else ("failing" if r["consecutive_failures"] else ("ok" if r["last_success"] else "never"))
-        )
+        state = source_health(r["consecutive_failures"], r["last_success"]) if r["enabled"] else "disabled"
         head = (
             f"{r['name']:<16} {r['kind']:<16} {state:<9} {r['last_success'] or '-':<26} "
             f"{r['consecutive_failures']:>5} {r['items_seen'] if r['items_seen'] is not None else '-':>5} "

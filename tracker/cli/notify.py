@@ -131,12 +131,12 @@ def alerts(obj: Context, pending: bool, as_json: bool, wide: bool) -> None:
         sync_alerts(store, obj.config, now)
         rows = list_alerts(store, obj.config, obj.tracker.routes.values(), pending=pending, now=now)
     if as_json:
-        click.echo(json_text(json.dumps(rows, ensure_ascii=False, indent=2)))
+        click.echo(json_text(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2)))
         return
     if not rows:
         click.echo("no alerts")
         return
-    waits = [_waiting(a["pending_for"]) for a in rows]
+    waits = [_waiting(a.pending_for) for a in rows]
     width = max(len("waiting for"), *map(len, waits))
     click.echo(
         f"{'created':<16} {'severity':<8} {'kind':<16} {'action':<16} {'state':<8} {'waiting for':<{width}} title"
@@ -146,10 +146,10 @@ def alerts(obj: Context, pending: bool, as_json: bool, wide: bool) -> None:
     columns = table_columns(wide=wide)
     for a, who in zip(rows, waits, strict=True):
         head = (
-            f"{a['created_at'][:16]} {a['severity']:<8} {a['kind']:<16} {a['action'] or '-':<16} "
-            f"{a['state']:<8} {who:<{width}} "
+            f"{a.alert.created_at[:16]} {a.alert.severity:<8} {a.alert.kind:<16} {a.action or '-':<16} "
+            f"{a.state:<8} {who:<{width}} "
         )
-        click.echo(terminal(last_cell(head, a["title"], columns)))
+        click.echo(terminal(last_cell(head, a.alert.title, columns)))
 
 
 def _waiting(emails: list[str], width: int = 60) -> str:

@@ -3,26 +3,30 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from tracker.cli import Context, cli, clip, parse_date, wide_option
-from tracker.codes import ACTIONS, CONTROL_ACTIONS
-from tracker.errors import InputError
 from tracker.safe import json_text, md_text, terminal
 from tracker.state import Status
 
+if TYPE_CHECKING:  # the commands import these when they run (tracker.cli says why)
+    from tracker.timeline import EventView, TimelineEvent
+
 
 def resolve_minerals(obj: Context, names: tuple[str, ...]) -> set[str]:
-    """Canonical ids for any aliases given ('镓', 'Ga', 'gallium'); a group brings its members."""
+    """Canonical ids for any aliases given ('镓', 'Ga', 'gallium'); a group brings its members.
+    With no name, the vocabulary is not read."""
     if not names:
         return set()
     from tracker.timeline import resolve_minerals as resolve
-    from tracker.vocab import load_vocabulary
 
-    return resolve(load_vocabulary(obj.rules_path), names)
+    return resolve(obj.tracker.vocab, names)
 
 
 def today(obj: Context) -> date:
@@ -77,7 +81,7 @@ def status(
     wanted = resolve_minerals(obj, minerals)
     with Store(obj.config.db_path) as store:
         rows = do_status(store, as_of=day, minerals=wanted, jurisdictions=[j.upper() for j in jurisdictions])
-        records = status_records(store, rows, describer(obj.config))
+        records = [r.as_dict() for r in status_records(store, rows, describer(obj.tracker))]
     keys = ("jurisdiction", "measure", "mineral", "state", "since", "until")
     if as_json or fmt == "json":
         click.echo(json_text(json.dumps(records, ensure_ascii=False, indent=2)))
@@ -100,6 +104,7 @@ def status(
 
 
 FORMATS = ("table", "json", "csv", "md", "html", "ics")
+DESCRIBED = ("table", "json", "csv", "html")  # the formats that carry the English line
 
 
 @cli.command()
@@ -151,85 +156,87 @@ def timeline(
 
     Example: tracker timeline --mineral 镓 --jurisdiction CN --since 2023 --format csv
     """
-    import sys
-
     from tracker import render
     from tracker.describe import described, describer
     from tracker.store import Store
-    from tracker.timeline import query
+    from tracker.timeline import asked, events
 
-    wanted = resolve_minerals(obj, minerals)
     day = today(obj)
-    lo = parse_date(since, option="--since", today=day)
-    hi = parse_date(until, option="--until", end=True, today=day)
-    bad = [a for a in actions if a not in ACTIONS]
-    if bad:
-        raise InputError(f"unknown action {bad[0]!r}; actions: {', '.join(ACTIONS)}")
-    if sources:
-        for s in sources:
-            obj.config.source(s)
-    stream = open(out, "w", encoding="utf-8", newline="") if out else None  # noqa: SIM115
-    try:
-        with Store(obj.config.db_path) as store:
-            events = query(
-                store,
-                minerals=wanted,
-                jurisdictions=jurisdictions,
-                actions=actions,
-                sources=sources,
-                since=lo,
-                until=hi,
-                search=search,
-                limit=limit,
+    wanted = asked(
+        obj.config,
+        minerals=resolve_minerals(obj, minerals),
+        since=parse_date(since, option="--since", today=day),
+        until=parse_date(until, option="--until", end=True, today=day),
+        jurisdictions=jurisdictions,
+        actions=actions,
+        sources=sources,
+        search=search,
+        limit=limit,
+    )
+    with output(out) as stream, Store(obj.config.db_path) as store:
+        found = events(store, wanted)
+        if fmt in DESCRIBED:
+            found = described(found, describer(obj.tracker))
+        if fmt == "html":
+            title = "minerals-tracker timeline" + (f": {', '.join(minerals)}" if minerals else "")
+            page = render.html_page(
+                list(found),
+                lanes=lanes,
+                title=title,
+                environment=obj.tracker.templates,
+                generated=day.isoformat(),
             )
-            if fmt in ("table", "json", "csv", "html"):  # the formats that carry the English line
-                events = described(events, describer(obj.config))
-
-            def write(text: str) -> None:
-                if stream is not None:
-                    stream.write(text)
-                else:
-                    click.echo(text, nl=False)
-
-            if fmt == "table":
-                colour = stream is None and sys.stdout.isatty()
-                rows = 0
-                # off a terminal (a pipe, a file), or --wide: every cell whole, the title after the description
-                columns = render.table_columns(wide=wide, stream=stream)
-                for line in render.table(
-                    events, colour=colour, search=bool(search), columns=columns, wide=columns is None
-                ):
-                    write(line + "\n")
-                    rows += 1
-                if rows == 1:
-                    write("no events match\n")
-            elif fmt == "html":
-                from tracker.templating import environment
-
-                title = "minerals-tracker timeline" + (f": {', '.join(minerals)}" if minerals else "")
-                write(
-                    render.html_page(
-                        list(events),
-                        lanes=lanes,
-                        title=title,
-                        environment=environment(obj.config),
-                        generated=day.isoformat(),
-                    )
-                )
-            else:
-                writer = {
-                    "json": render.json_lines,
-                    "csv": render.csv_lines,
-                    "md": render.markdown_lines,
-                    "ics": render.ics_lines,
-                }[fmt]
-                for chunk in writer(events):
-                    write(chunk)
-    finally:
-        if stream is not None:
-            stream.close()
+            write(stream, page)
+        else:
+            write_events(found, fmt, stream, search=bool(search), wide=wide)
     if out:
         click.echo(f"wrote {out}", err=True)
+
+
+@contextmanager
+def output(out: str | None) -> Iterator[TextIO | None]:
+    """The file `out` opened for writing (closed at the end), or None for standard output."""
+    if out is None:
+        yield None
+        return
+    with open(out, "w", encoding="utf-8", newline="") as stream:
+        yield stream
+
+
+def write(stream: TextIO | None, text: str) -> None:
+    """`text` to `stream`, or to standard output when it is None."""
+    if stream is not None:
+        stream.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
+def write_events(
+    events: Iterable[TimelineEvent], fmt: str, stream: TextIO | None, *, search: bool, wide: bool
+) -> None:
+    """The events in `fmt` (any of FORMATS but html) to `stream` or standard output; the table
+    in colour on a terminal, cut to fit it unless `wide`, with search snippets under `search`."""
+    from tracker import render  # loaded with the command that calls this (tracker.cli says why)
+
+    if fmt == "table":
+        colour = stream is None and sys.stdout.isatty()
+        rows = 0
+        # off a terminal (a pipe, a file), or --wide: every cell whole, the title after the description
+        columns = render.table_columns(wide=wide, stream=stream)
+        for line in render.table(events, colour=colour, search=search, columns=columns, wide=columns is None):
+            write(stream, line + "\n")
+            rows += 1
+        if rows == 1:
+            write(stream, "no events match\n")
+        return
+    writer = {
+        "json": render.json_lines,
+        "csv": render.csv_lines,
+        "md": render.markdown_lines,
+        "ics": render.ics_lines,
+    }[fmt]
+    for chunk in writer(events):
+        write(stream, chunk)
 
 
 @cli.command()
@@ -243,93 +250,64 @@ def show(obj: Context, event_id: str, as_json: bool) -> None:
     Example: tracker show faa3b6a7
     """
     from tracker.describe import describer
-    from tracker.state import status as do_status
     from tracker.store import Store
-    from tracker.timeline import get, related
+    from tracker.timeline import view
 
     with Store(obj.config.db_path) as store:
-        ev = get(store, event_id)
-        ev.description = describer(obj.config).event(ev)
-        rel = related(store, ev)
-        marks = ",".join("?" * len(ev.documents))
-        docs = (
-            [
-                dict(r)
-                for r in store.db.query(
-                    f"SELECT id, title, published, doc_number, source FROM documents WHERE id IN ({marks})",
-                    ev.documents,
-                )
-            ]
-            if ev.documents
-            else []
-        )
-        if ev.action in CONTROL_ACTIONS and ev.doc_number:
-            measures = [ev.doc_number]
-        else:
-            measures = [r.doc_number for r in rel["refers_to"] if r.doc_number]
-        on = ev.effective or ev.announced
-        day = date.fromisoformat(on) if on else today(obj)
-        states = do_status(store, as_of=day, measures=measures) if measures else []
+        shown = view(store, event_id, today=today(obj), describe=describer(obj.tracker).event)
     if as_json:
-        payload = {
-            **ev.as_dict(),
-            "documents": docs,
-            "refers_to_events": [r.id for r in rel["refers_to"]],
-            "referred_by_events": [r.id for r in rel["referred_by"]],
-            "states": [s.as_dict() for s in states],
-        }
-        click.echo(json_text(json.dumps(payload, ensure_ascii=False, indent=2)))
+        click.echo(json_text(json.dumps(shown.as_dict(), ensure_ascii=False, indent=2)))
         return
+    for line in view_lines(shown):
+        click.echo(terminal(line))  # stored text: no control character reaches the terminal raw
 
-    def say(line: str) -> None:  # stored text: no control character reaches the terminal raw
-        click.echo(terminal(line))
 
-    say(f"{ev.id}  {ev.action} ({ev.jurisdiction}), severity {ev.severity}, rule {ev.rule}")
-    say(f"  {ev.description}")
-    say(f"  {ev.title}")
-    say(
+def view_lines(v: EventView) -> Iterator[str]:
+    """`tracker show` as lines of text: the event, its documents and links, its references and
+    the states on its day."""
+    ev, rel = v.event, v.related
+    yield f"{ev.id}  {ev.action} ({ev.jurisdiction}), severity {ev.severity}, rule {ev.rule}"
+    yield f"  {ev.description}"
+    yield f"  {ev.title}"
+    yield (
         f"  document {ev.doc_number or '-'}, issued {ev.announced or '?'}"
         + (f", in force {ev.effective}" if ev.effective else "")
         + (f" until {ev.expires}" if ev.expires else "")
     )
     for label, values in (("minerals", ev.minerals), ("items", ev.items), ("targets", ev.targets)):
         if values:
-            say(f"  {label}: {', '.join(values)}")
+            yield f"  {label}: {', '.join(values)}"
     if ev.trigger:
-        say(f"  triggered by: “{ev.trigger}”")
-    say("  sources:")
-    for d in docs:
-        say(f"    #{d['id']} {d['source']}: {d['title']} ({d['published']})")
+        yield f"  triggered by: “{ev.trigger}”"
+    yield "  sources:"
+    for d in v.documents:
+        yield f"    #{d.id} {d.source}: {d.title} ({d.published})"
     for url in ev.urls:
-        say(f"    {url}")
+        yield f"    {url}"
     if ev.refers_to:
-        known = {r.doc_number: r for r in rel["refers_to"]}
-        say(
-            "  refers to: "
-            + ", ".join(
-                f"{ref} ({known[ref].action} {known[ref].id})" if ref in known else f"{ref} (not stored)"
-                for ref in ev.refers_to
-            )
+        known = {r.doc_number: r for r in rel.refers_to}
+        yield "  refers to: " + ", ".join(
+            f"{ref} ({known[ref].action} {known[ref].id})" if ref in known else f"{ref} (not stored)"
+            for ref in ev.refers_to
         )
-    if rel["referred_by"]:
-        say(
-            "  referred to by: "
-            + ", ".join(f"{r.doc_number or r.title} ({r.action} {r.id})" for r in rel["referred_by"])
+    if rel.referred_by:
+        yield "  referred to by: " + ", ".join(
+            f"{r.doc_number or r.title} ({r.action} {r.id})" for r in rel.referred_by
         )
-    if states:
-        say(f"  state on {day}:")
-        for line in status_summary(states):
-            say("    " + line)
+    if v.states:
+        yield f"  state on {v.day}:"
+        for line in status_summary(v.states):
+            yield "    " + line
 
 
-def event_line(e: dict[str, Any]) -> str:
+def event_line(e: TimelineEvent) -> str:
     """One event as a table line."""
-    ms = ", ".join(e["minerals"][:4]) + (f" +{len(e['minerals']) - 4}" if len(e["minerals"]) > 4 else "")
-    dates = f"from {e['effective']}" if e["effective"] else ""
-    dates += f" to {e['expires']}" if e["expires"] else ""
+    ms = ", ".join(e.minerals[:4]) + (f" +{len(e.minerals) - 4}" if len(e.minerals) > 4 else "")
+    dates = f"from {e.effective}" if e.effective else ""
+    dates += f" to {e.expires}" if e.expires else ""
     return (
-        f"{e['announced'] or '?':<10} {e['jurisdiction']:<3} {e['action']:<16} {e['doc_number'] or '-':<15} "
-        f"{dates:<29} {clip(ms, 44):<44} {clip(e['title'], 40)}"
+        f"{e.announced or '?':<10} {e.jurisdiction:<3} {e.action:<16} {e.doc_number or '-':<15} "
+        f"{dates:<29} {clip(ms, 44):<44} {clip(e.title, 40)}"
     )
 
 

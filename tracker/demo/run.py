@@ -13,12 +13,12 @@ from tracker.app import Tracker
 from tracker.config import load_config
 from tracker.demo.standins import LiveSites
 from tracker.digest import prepare
-from tracker.events import event_rows
 from tracker.models import RunStats
 from tracker.pipeline import fetch
 from tracker.settings import Config, Recipient
 from tracker.state import Status, status
 from tracker.store import Store
+from tracker.timeline import TimelineEvent, query
 
 # the first round answers the USGS search as the Federal Register did in 2022 (its final list only)
 USGS_SEARCH_2022 = "api/v1/documents.geological-survey.2022.json"
@@ -53,7 +53,7 @@ class DemoResult:
     rounds: list[tuple[str, list[RunStats]]] = field(default_factory=list)
     documents: list[dict[str, Any]] = field(default_factory=list)
     lists: list[dict[str, Any]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[TimelineEvent] = field(default_factory=list)
     status: list[Status] = field(default_factory=list)
     digest_subject: str = ""
     digest_files: list[Path] = field(default_factory=list)
@@ -93,7 +93,7 @@ def run_demo(
             store.move_origin(local, real)
         result.documents = list(store.documents())
         result.lists = store.list_versions()
-        result.events = event_rows(store)
+        result.events = list(query(store, oldest_first=True))
         result.status = status(store, as_of=result.as_of)
         rendered, _ = prepare(
             store, app, Recipient(email="preview@localhost", name="demo"), datetime.now(UTC)

@@ -1,4 +1,4 @@
-"""What every source kind shares: the registry, the settings hook, and the paged-list run loop."""
+"""What every source kind shares: the registry, the typed settings, and the paged-list run loop."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 from urllib.parse import urldefrag
 
 from tracker import __version__
@@ -21,15 +21,18 @@ from tracker.errors import (
 )
 from tracker.http import HttpClient, Response, host_of
 from tracker.models import Document, RunStats, sha256
-from tracker.textutil import refused_dates, web_url
+from tracker.settings import KindSettings, SourceConfig
+from tracker.textutil import detect_language, refused_dates, web_url
 
 if TYPE_CHECKING:
-    from tracker.settings import SourceConfig
     from tracker.store import Store
 
 log = logging.getLogger(__name__)
 
-KINDS: dict[str, type[SourceKind]] = {}
+KINDS: dict[str, type[SourceKind[KindSettings]]] = {}
+
+# a kind's own settings class; covariant, so that every kind is a SourceKind[KindSettings] in KINDS
+SettingsT = TypeVar("SettingsT", bound=KindSettings, covariant=True)
 
 Progress = Callable[[str, int, RunStats], None]  # (source name, page number, stats so far)
 
@@ -40,11 +43,6 @@ class Classifies(Protocol):
     def classify_many(self, store: Store, doc_ids: Iterable[int]) -> list[PatternTimeout]:
         """Classify these documents; the timeouts of those left unclassified."""
         ...
-
-
-@dataclass(frozen=True)
-class NoSettings:
-    """This kind has no settings of its own."""
 
 
 @dataclass
@@ -69,12 +67,15 @@ class Page:
     next_url: str | None = None
 
 
-class SourceKind:
+class SourceKind(Generic[SettingsT]):
     """A kind of source. Subclasses set `kind` and register themselves; their docstring is the
-    help text `tracker sources --kinds` prints."""
+    help text `tracker sources --kinds` prints. A kind with settings of its own names their frozen
+    dataclass twice: as `Settings` (what config parsing builds from the source's table) and as the
+    type argument (what `self.settings` is to the type checker), e.g.
+    `class HtmlListSource(ListSource[HtmlListSettings])` with `Settings = HtmlListSettings`."""
 
     kind: ClassVar[str] = ""
-    Settings: ClassVar[type] = NoSettings
+    Settings: ClassVar[type[KindSettings]] = KindSettings
     language: ClassVar[str] = "en"
     # a list page that yields no items is a broken layout even on the first run
     empty_list_is_failure: ClassVar[bool] = False
@@ -86,7 +87,7 @@ class SourceKind:
 
     def __init__(self, config: SourceConfig, http: HttpClient | None, store: Store):
         self.config = config
-        self.settings: Any = config.settings
+        self.settings: SettingsT = self.settings_of(config)
         self.http = http
         self.store = store
         self.name = config.name
@@ -103,6 +104,17 @@ class SourceKind:
         """Raise Interrupted when the run was asked to stop."""
         if self.stop is not None and self.stop.is_set():
             raise Interrupted(f"{self.name}: stopped")
+
+    @classmethod
+    def settings_of(cls, config: SourceConfig) -> SettingsT:
+        """A source's settings as this kind's own; TypeError when they were built for another kind."""
+        if not isinstance(config.settings, cls.Settings):
+            raise TypeError(
+                f"source {config.name!r}: settings of kind {cls.kind!r} ({cls.Settings.__name__}) expected,"
+                f" got {type(config.settings).__name__}"
+            )
+        # the isinstance check above is what the type checker cannot see: Settings is SettingsT
+        return cast(SettingsT, config.settings)
 
     @classmethod
     def validate(cls, config: SourceConfig, file: str) -> None:
@@ -146,8 +158,6 @@ class SourceKind:
 
     def unchanged_body(self, url: str, resp: Response) -> bool:
         """True when a server without validators sent exactly the body we processed last time."""
-        from tracker.models import sha256
-
         entry = self.store.cache_entry(url)
         return entry is not None and entry.content_hash == sha256(resp.content)
 
@@ -157,8 +167,6 @@ class SourceKind:
 
     def lang(self, text: str) -> str:
         """The configured language, else the kind's, else a guess from the text."""
-        from tracker.textutil import detect_language
-
         return self.config.language or self.language or detect_language(text)
 
     # --- what subclasses provide ---------------------------------------------------------------
@@ -209,7 +217,7 @@ class SourceKind:
             self.notes.append(f"stored unclassified: {exc}")
 
 
-class ListSource(SourceKind):
+class ListSource(SourceKind[SettingsT]):
     """A source read as pages of items (a list page, a feed, an API), newest first.
 
     `fetch` reads the first page with a conditional GET and goes on to older pages only while every
@@ -259,7 +267,7 @@ class ListSource(SourceKind):
     def run(self, stats: RunStats, *, mode: str, until: date | None, progress: Progress | None) -> None:
         state = self.store.source_state(self.name)
         # after a first run, a crash or a failure, known items on page 1 do not mean "caught up"
-        self.catching_up = not state or not state["last_success"] or bool(state["incomplete"])
+        self.catching_up = not state or not state.last_success or state.incomplete
         self.pages_read = set()
         self.mode = mode
         try:
@@ -322,13 +330,7 @@ class ListSource(SourceKind):
                 progress(self.name, page_no, stats)
             if page_no == 1 and not stats.item_errors:
                 self.store.save_cache_entry(url, resp.etag, resp.last_modified, resp.content)
-            nxt = self.next_page_url(page, url, page_no, mode) if page.items else None
-            if nxt and (web_url(nxt) != nxt or not self.on_host(nxt)):
-                self.warn(NEXT_REFUSED, repr(nxt))
-                nxt = None
-            if nxt and _page_key(nxt) in self.pages_read:
-                self.warn(NEXT_READ_BEFORE, repr(nxt))
-                nxt = None
+            nxt = self._next_url(page, url, page_no, mode)
             if reached_until or mode == "check":
                 return
             if mode == "fetch" and (
@@ -337,9 +339,21 @@ class ListSource(SourceKind):
                 return
             url = nxt
 
+    def _next_url(self, page: Page, url: str, page_no: int, mode: str) -> str | None:
+        """The page after `url`, unless it is off the source's hosts, not an http(s) address or a
+        page read before in this run (each noted)."""
+        nxt = self.next_page_url(page, url, page_no, mode) if page.items else None
+        if nxt and (web_url(nxt) != nxt or not self.on_host(nxt)):
+            self.warn(NEXT_REFUSED, repr(nxt))
+            return None
+        if nxt and _page_key(nxt) in self.pages_read:
+            self.warn(NEXT_READ_BEFORE, repr(nxt))
+            return None
+        return nxt
+
     def _check_empty(self, url: str) -> None:
         state = self.store.source_state(self.name)
-        had_items = bool(state and state["max_items_seen"])
+        had_items = bool(state and state.max_items_seen)
         if had_items or self.empty_list_is_failure:
             why = "it had items before" if had_items else "its item selector matched nothing"
             raise LayoutChangedError(

@@ -6,21 +6,22 @@ import html
 import json
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tracker.errors import ConfigError, FetchError, ParseError
 from tracker.http import Response
 from tracker.models import Document, RunStats, sha256
+from tracker.settings import KindSettings, SourceConfig
 from tracker.sources.base import Item, ListSource, Page, Progress
 from tracker.textutil import collapse, decode_bytes, issue_date, load_json, presidential_key, web_url
 from tracker.wording import plural
 
 if TYPE_CHECKING:
     from tracker.http import HttpClient
-    from tracker.settings import SourceConfig
     from tracker.store import Store
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ BAD_LINK = (
 
 
 @dataclass(frozen=True)
-class FederalRegisterSettings:
+class FederalRegisterSettings(KindSettings):
     """The search lives in the URL (conditions[...], per_page, order); the fields the tracker reads
     are added to it. With `full_text`, each new document's text is read from its raw_text_url, at
     most `max_texts` a run: the rest, and every text the server refused (a 'Request Access' page
@@ -115,7 +116,11 @@ class TextRefused(FetchError):
     """The server answered a full-text URL with something that is not the text."""
 
 
-class FederalRegisterSource(ListSource):
+# the settings of the kind, or of a kind built on it (the USGS list's)
+FederalRegisterSettingsT = TypeVar("FederalRegisterSettingsT", bound=FederalRegisterSettings, covariant=True)
+
+
+class FederalRegisterSource(ListSource[FederalRegisterSettingsT]):
     """Federal Register API v1 `documents.json` searches: one document per result, numbered
     `EO 14241` / `Proclamation 10949` for presidential documents and `FR 2025-19813` otherwise
     (all kept as keys), dated by `signing_date` for presidential documents, else by
@@ -129,9 +134,10 @@ class FederalRegisterSource(ListSource):
 
     @classmethod
     def validate(cls, config: SourceConfig, file: str) -> None:
-        if not 0 <= config.settings.max_texts <= 1000:
+        max_texts = cls.settings_of(config).max_texts
+        if not 0 <= max_texts <= 1000:
             raise ConfigError(
-                f"must be a whole number from 0 to 1,000, got {config.settings.max_texts}",
+                f"must be a whole number from 0 to 1,000, got {max_texts}",
                 file=file,
                 key=f"sources.{config.name}.max_texts",
             )
@@ -162,8 +168,17 @@ class FederalRegisterSource(ListSource):
                 "their texts are asked for again on the next runs"
             )
 
-    def _run_from(self, start: str, stats: RunStats, **kw: Any) -> None:
-        super()._run_from(with_fields(start), stats, **kw)
+    def _run_from(
+        self,
+        start: str,
+        stats: RunStats,
+        *,
+        mode: str,
+        until: date | None,
+        progress: Progress | None,
+        first: Response | None = None,
+    ) -> None:
+        super()._run_from(with_fields(start), stats, mode=mode, until=until, progress=progress, first=first)
 
     def item_url_ok(self, url: str) -> bool:
         return url.startswith(PSEUDO_URL) or super().item_url_ok(url)
@@ -191,40 +206,36 @@ class FederalRegisterSource(ListSource):
         nxt = data.get("next_page_url")
         return Page(items=items, next_url=nxt if isinstance(nxt, str) and nxt else None)
 
-    def document(self, r: Any) -> Document:
+    def document(self, result: object) -> Document:
         """One API result as a Document (its text: the abstract, action and dates until the full
         text is read); ParseError when the result is not of the shape the API gives."""
-        r = _checked(r)
+        r = _checked(result)
         try:
-            raw_hash = sha256(json.dumps(r, sort_keys=True))
+            raw_hash = sha256(json.dumps(r.raw, sort_keys=True))
         except (RecursionError, ValueError) as exc:  # a field nested too deep to write back
-            raise ParseError(f"FR {r['document_number']}: unreadable result ({type(exc).__name__})") from None
-        fr_number = f"FR {r['document_number']}"
+            raise ParseError(f"FR {r.document_number}: unreadable result ({type(exc).__name__})") from None
+        fr_number = f"FR {r.document_number}"
         keys = [fr_number]
         number = fr_number
-        if r.get("executive_order_number"):
-            number = f"EO {r['executive_order_number']}"
-        elif r.get("proclamation_number"):
-            number = f"Proclamation {r['proclamation_number']}"
+        if r.executive_order_number:
+            number = f"EO {r.executive_order_number}"
+        elif r.proclamation_number:
+            number = f"Proclamation {r.proclamation_number}"
         if number != fr_number:
             keys.insert(0, number)
-        signed = _date(r.get("signing_date"))
-        published = signed or _date(r.get("publication_date"))
-        title = collapse(str(r.get("title") or ""))
-        presidential = bool(signed) or number != fr_number or r.get("type") == "Presidential Document"
+        signed = _date(r.text.get("signing_date"))
+        published = signed or _date(r.text.get("publication_date"))
+        title = collapse(r.text.get("title") or "")
+        presidential = bool(signed) or number != fr_number or r.text.get("type") == "Presidential Document"
         if presidential and published and title:
             keys.append(presidential_key(title, published))
-        agencies = [
-            name
-            for a in r.get("agencies") or []
-            if isinstance(a, dict) and isinstance(name := a.get("name") or a.get("raw_name"), str)
-        ]
-        meta: dict[str, Any] = {k: r.get(k) for k in META_FIELDS if r.get(k)}
-        if agencies:
-            meta["agencies"] = agencies
-        doc_url = f"{PSEUDO_URL}{r['document_number']}"
+        # the stored meta keeps the API's own values (a number stays a JSON number)
+        meta = {k: r.raw.get(k) for k in META_FIELDS if r.raw.get(k)}
+        if r.agencies:
+            meta["agencies"] = list(r.agencies)
+        doc_url = f"{PSEUDO_URL}{r.document_number}"
         for key in _URL_FIELDS:
-            link = r.get(key)
+            link = r.text.get(key)
             if link and web_url(link) != link:
                 self.warn(BAD_LINK, f"{fr_number} {key} {link[:200]!r}")
                 meta.pop(key, None)
@@ -364,12 +375,11 @@ def with_fields(url: str, fields: tuple[str, ...] = FIELDS) -> str:
     return urlunsplit(parts._replace(query=urlencode(query, safe="[]")))
 
 
-def summary_text(r: dict[str, Any]) -> str:
+def summary_text(r: SearchResult) -> str:
     """What a search result says of a document before its full text is read."""
-    parts = [str(r[k]) for k in ("abstract", "action", "dates") if r.get(k)]
-    excerpts = r.get("excerpts")
-    if isinstance(excerpts, str) and excerpts:
-        parts.append(_TAG.sub("", excerpts))
+    parts = [r.text[k] for k in ("abstract", "action", "dates") if r.text.get(k)]
+    if r.excerpts:
+        parts.append(_TAG.sub("", r.excerpts))
     return "\n".join(collapse(p) for p in parts)
 
 
@@ -422,15 +432,28 @@ def _cf_decode(hexed: str) -> str:
     return "".join(chr(b ^ data[0]) for b in data[1:])
 
 
-def _date(value: Any) -> date | None:
+def _date(value: str | None) -> date | None:
     """An ISO date of the API, when it is a plausible date of issue."""
     try:
-        return issue_date(date.fromisoformat(str(value)), str(value)) if value else None
+        return issue_date(date.fromisoformat(value), value) if value else None
     except ValueError:
         return None
 
 
-def _checked(r: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SearchResult:
+    """One result of a documents search, its fields of the types the kind reads."""
+
+    document_number: str  # as text, also when the API gave a JSON number
+    text: Mapping[str, str]  # the fields read as text (_TEXT_FIELDS) that are not null
+    executive_order_number: int | str | None  # as the API gave it ('' or null: none)
+    proclamation_number: int | str | None
+    agencies: tuple[str, ...]  # their names (or raw names), in the API's order
+    excerpts: str  # the search's excerpts ('' when none, or not text)
+    raw: Mapping[str, object]  # the result as sent, document_number as text: hashed, and meta's source
+
+
+def _checked(r: object) -> SearchResult:
     """A search result whose fields have the types the kind reads; ParseError naming the first
     field that has not."""
     if not isinstance(r, dict):
@@ -454,10 +477,23 @@ def _checked(r: Any) -> dict[str, Any]:
     agencies = r.get("agencies")
     if agencies is not None and not isinstance(agencies, list):
         raise ParseError(f"{where}: 'agencies' is {_kind(agencies)}, expected a list")
-    return {**r, "document_number": number}
+    excerpts = r.get("excerpts")
+    return SearchResult(
+        document_number=number,
+        text={key: r[key] for key in _TEXT_FIELDS if r.get(key) is not None},
+        executive_order_number=r.get("executive_order_number"),
+        proclamation_number=r.get("proclamation_number"),
+        agencies=tuple(
+            name
+            for a in agencies or []
+            if isinstance(a, dict) and isinstance(name := a.get("name") or a.get("raw_name"), str)
+        ),
+        excerpts=excerpts if isinstance(excerpts, str) else "",
+        raw={**r, "document_number": number},
+    )
 
 
-def _kind(value: Any) -> str:
+def _kind(value: object) -> str:
     """The JSON type of a value, in words ('a number', 'an object'), with a short sample."""
     if isinstance(value, (dict, list)):  # never repr'd: it may nest 900 deep
         return f"{'an object' if isinstance(value, dict) else 'a list'} of {len(value)}"

@@ -7,8 +7,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 import feedparser
 from bs4 import Tag
@@ -16,7 +17,7 @@ from bs4 import Tag
 from tracker.errors import ConfigError, ParseError
 from tracker.http import Response
 from tracker.models import Document, guid_key, sha256
-from tracker.settings import known_timezone
+from tracker.settings import KindSettings, SourceConfig, known_timezone
 from tracker.sources.base import UNSAFE_LINK, Item, ListSource, Page
 from tracker.textutil import (
     collapse,
@@ -31,15 +32,12 @@ from tracker.textutil import (
     web_url,
 )
 
-if TYPE_CHECKING:
-    from tracker.settings import SourceConfig
-
 _FR_LINK = re.compile(r"federalregister\.gov/(?:documents|d)/(?:\d{4}/\d{2}/\d{2}/)?(\d{4}-\d{4,6})\b")
 _WP_FOOTER = re.compile(r"\n?The post .{1,400}? appeared first on .{1,200}?\.?\s*$", re.S)
 
 
 @dataclass(frozen=True)
-class FeedSettings:
+class FeedSettings(KindSettings):
     """What to do with items whose feed entry carries no body."""
 
     fetch_articles: bool = True  # follow an item's link (same host only) when the feed has no body
@@ -57,13 +55,14 @@ class RssSettings(FeedSettings):
     authority: str = ""
 
 
-class RssSource(ListSource):
-    """Any RSS 2.0 or Atom feed. Each entry is a document keyed by its guid/id (a guid that is not
-    a URL only within the source's `authority`, default: its name); the body comes from
-    content:encoded, else the description, else (optionally) the linked page."""
+FeedSettingsT = TypeVar("FeedSettingsT", bound=FeedSettings, covariant=True)
 
-    kind = "rss"
-    Settings: ClassVar[type] = RssSettings  # not narrowed: WordPress brings its own settings
+
+class FeedSource(ListSource[FeedSettingsT]):
+    """What the feed kinds share: entries read with feedparser, each a document keyed by its
+    guid/id, its body from content:encoded, else the description, else (optionally) the linked
+    page. No kind of its own: `rss` and `wordpress-rss` are built on it."""
+
     language = ""
 
     def parse_page(self, resp: Response, url: str, page_no: int) -> Page:
@@ -104,8 +103,7 @@ class RssSource(ListSource):
         meta: dict[str, Any] = {"guid": guid, "categories": tags}
         if entry.get("published"):
             meta["pub_date"] = entry["published"]
-        # a generic feed's '123' is only its own; the built-in kinds' guids are URLs and global
-        scope = (self.settings.authority.strip() or self.name) if self.kind == "rss" else None
+        scope = self.number_scope()
         if scope is not None:
             meta["number_scope"] = scope
         keys = [guid_key(guid, scope)]
@@ -127,6 +125,11 @@ class RssSource(ListSource):
         self.finish_item(doc, entry)
         follow = not text and self.settings.fetch_articles and bool(link)
         return Item(url=url, title=title, published=published, keys=keys, document=doc, follow=follow)
+
+    def number_scope(self) -> str | None:
+        """Whose items a guid that is not a URL ('123') identifies; None for a kind whose guids are
+        URLs, and so global."""
+        return None
 
     def body_text(self, body_html: str, title: str) -> str:
         """The text of an entry's body HTML, without `drop_selector` elements and boilerplate."""
@@ -179,6 +182,20 @@ class RssSource(ListSource):
         return [i.document for i in page.items if i.document is not None]
 
 
+class RssSource(FeedSource[RssSettings]):
+    """Any RSS 2.0 or Atom feed. Each entry is a document keyed by its guid/id (a guid that is not
+    a URL only within the source's `authority`, default: its name); the body comes from
+    content:encoded, else the description, else (optionally) the linked page."""
+
+    kind = "rss"
+    Settings = RssSettings
+    language = ""
+
+    def number_scope(self) -> str | None:
+        """A generic feed's '123' is only its own, or its `authority`'s."""
+        return self.settings.authority.strip() or self.name
+
+
 @dataclass(frozen=True)
 class WordPressSettings(FeedSettings):
     """WordPress defaults: article body in .entry-content, older pages at ?paged=N, the site's
@@ -193,7 +210,7 @@ class WordPressSettings(FeedSettings):
     presidential_category: str = "Presidential Actions"  # items keyed by title and signing date
 
 
-class WordPressRssSource(RssSource):
+class WordPressRssSource(FeedSource[WordPressSettings]):
     """A WordPress RSS 2.0 feed such as the White House's (presidential actions, fact sheets,
     briefings and statements): guid is the stable key, the body is content:encoded without the
     topper and navigation blocks and the 'The post … appeared first on …' footer; a presidential
@@ -206,7 +223,7 @@ class WordPressRssSource(RssSource):
 
     @classmethod
     def validate(cls, config: SourceConfig, file: str) -> None:
-        tz = config.settings.timezone
+        tz = cls.settings_of(config).timezone
         if tz and not known_timezone(tz):
             raise ConfigError(f"unknown time zone {tz!r}", file=file, key=f"sources.{config.name}.timezone")
 
@@ -235,8 +252,6 @@ def _local_date(raw: str | None, tz: str) -> date | None:
     """The date of a feed timestamp in the zone `tz` (None when either is missing or unreadable)."""
     if not raw or not tz:
         return None
-    from zoneinfo import ZoneInfo
-
     try:
         return issue_date(parsedate_to_datetime(raw).astimezone(ZoneInfo(tz)).date(), raw)
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
 from urllib.parse import urldefrag
 
+import soupsieve
 from bs4 import Tag
 from soupsieve import SelectorSyntaxError
 
@@ -16,18 +16,16 @@ from tracker.errors import ConfigError, LayoutChangedError, ParseError, PatternT
 from tracker.http import Response
 from tracker.models import Document, sha256
 from tracker.patterns import Pattern
+from tracker.settings import KindSettings, SourceConfig
 from tracker.sources.base import Item, ListSource, Page
 from tracker.textutil import collapse, decode_bytes, element_text, find_date, soup, web_url
 
 NOT_A_NOTICE = "html-list item(s) rejected: no link to this site's pages (navigation, a cookie banner?)"
 UNDATED = "html-list item(s) rejected: no element where the `date` selector points"
 
-if TYPE_CHECKING:
-    from tracker.settings import SourceConfig
-
 
 @dataclass(frozen=True)
-class HtmlListSettings:
+class HtmlListSettings(KindSettings):
     """CSS selectors: `item` (required) for each entry, `title`, `link` and `date` within it,
     `next` for the older-page link, `body` for the text of the linked page (empty: title only),
     `number` a regular expression whose first group is the document number, `authority` the body
@@ -47,7 +45,7 @@ class HtmlListSettings:
     authority: str = ""
 
 
-class HtmlListSource(ListSource):
+class HtmlListSource(ListSource[HtmlListSettings]):
     """Any HTML list of announcements, described by CSS selectors in config (`item`, `title`,
     `link`, `date`, optional `next` and `body`); each item's link is followed (same host only)
     when `body` is set. A page where `item` matches nothing is a failure (layout changed). An
@@ -65,14 +63,12 @@ class HtmlListSource(ListSource):
 
     @classmethod
     def validate(cls, config: SourceConfig, file: str) -> None:
-        s: HtmlListSettings = config.settings
+        s = cls.settings_of(config)
         prefix = f"sources.{config.name}"
         if not s.item:
             raise ConfigError(
                 "kind 'html-list' needs an 'item' CSS selector", file=file, key=f"{prefix}.item"
             )
-        import soupsieve
-
         for key in ("item", "title", "link", "date", "next", "body"):
             value = getattr(s, key)
             if value:
@@ -109,7 +105,7 @@ class HtmlListSource(ListSource):
         return Pattern(self.settings.number, where=f"sources.{self.name}.number")
 
     def parse_page(self, resp: Response, url: str, page_no: int) -> Page:
-        s: HtmlListSettings = self.settings
+        s = self.settings
         page = soup(decode_bytes(resp.content, resp.content_type))
         items = []
         nodes = page.select(s.item)

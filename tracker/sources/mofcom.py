@@ -13,9 +13,10 @@ from urllib.parse import urlencode, urljoin
 
 from bs4 import BeautifulSoup, Tag
 
-from tracker.errors import FetchError, InputError, LayoutChangedError, ParseError
+from tracker.errors import ConfigError, FetchError, InputError, LayoutChangedError, ParseError
 from tracker.http import Response
 from tracker.models import Document, RunStats, sha256
+from tracker.settings import KindSettings, SourceConfig
 from tracker.sources.base import UNSAFE_LINK, Item, ListSource, Page, Progress
 from tracker.textutil import (
     collapse,
@@ -30,7 +31,6 @@ from tracker.textutil import (
 
 if TYPE_CHECKING:
     from tracker.http import HttpClient
-    from tracker.settings import SourceConfig
     from tracker.store import Store
 
 _LIST_DATE = re.compile(r"(?:19|20)\d{2}[-/.年]\s*\d{1,2}[-/.月]\s*\d{1,2}")
@@ -41,7 +41,7 @@ _UNIT_KEYS = ("parseType", "webId", "tplSetId", "pageType", "tagId", "editType",
 
 
 @dataclass(frozen=True)
-class MofcomSettings:
+class MofcomSettings(KindSettings):
     """Column pages of the current CMS (Hanweb JPaaS) hold no items: a loader script names the CMS's
     list endpoint (`url`) and its parameters (`queryData`), read from the page on every run and
     paged with paramJson={"pageNo":N,"pageSize":15}. `unit_url`, `web_id`, `tpl_set_id`, `page_id`,
@@ -65,7 +65,7 @@ class MofcomSettings:
     page_size: int = 15
 
 
-class MofcomSource(ListSource):
+class MofcomSource(ListSource[MofcomSettings]):
     """MOFCOM announcement lists: the current CMS's JSON list endpoint, named by the column page's
     loader script (a Referer of the column page is sent), or a static list page (UTF-8 or
     GB2312/GBK) with `下一页` pagination. Each new announcement is followed to its article page for
@@ -83,11 +83,10 @@ class MofcomSource(ListSource):
 
     @classmethod
     def validate(cls, config: SourceConfig, file: str) -> None:
-        if not 1 <= config.settings.page_size <= 1000:
-            from tracker.errors import ConfigError
-
+        page_size = cls.settings_of(config).page_size
+        if not 1 <= page_size <= 1000:
             raise ConfigError(
-                f"must be a whole number from 1 to 1,000, got {config.settings.page_size}",
+                f"must be a whole number from 1 to 1,000, got {page_size}",
                 file=file,
                 key=f"sources.{config.name}.page_size",
             )

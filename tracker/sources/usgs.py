@@ -12,14 +12,15 @@ from urllib.parse import urlsplit
 from bs4 import BeautifulSoup
 
 from tracker.errors import ConfigError, LayoutChangedError, ParseError, SourceError
+from tracker.http import Response
 from tracker.models import Document, ListVersion, RunStats, sha256
+from tracker.settings import SourceConfig
 from tracker.sources.base import Progress
 from tracker.sources.federalregister import FederalRegisterSettings, FederalRegisterSource
 from tracker.textutil import collapse, decode_bytes, element_text, find_date, soup
 
 if TYPE_CHECKING:
     from tracker.http import HttpClient
-    from tracker.settings import SourceConfig
     from tracker.store import Store
 
 _NUMBER_WORDS = {
@@ -99,7 +100,7 @@ def is_api_url(url: str) -> bool:
     return path.endswith(("/documents.json", "/documents"))
 
 
-class UsgsListSource(FederalRegisterSource):
+class UsgsListSource(FederalRegisterSource[ListSettings]):
     """The USGS list of critical minerals, read from its Federal Register notices (a documents API
     search, with full texts) or from a page that states it. Each final list ('includes the
     following 60 minerals: …', the count checked) is kept as a version (`list_versions`) and
@@ -114,7 +115,7 @@ class UsgsListSource(FederalRegisterSource):
     def validate(cls, config: SourceConfig, file: str) -> None:
         super().validate(config, file)
         try:
-            re.compile(config.settings.draft_pattern)
+            re.compile(cls.settings_of(config).draft_pattern)
         except re.error as exc:
             raise ConfigError(
                 f"invalid regular expression: {exc}", file=file, key=f"sources.{config.name}.draft_pattern"
@@ -134,11 +135,20 @@ class UsgsListSource(FederalRegisterSource):
                 + ": stored as documents, no list version"
             )
 
-    def _run_from(self, start: str, stats: RunStats, **kw: Any) -> None:
+    def _run_from(
+        self,
+        start: str,
+        stats: RunStats,
+        *,
+        mode: str,
+        until: date | None,
+        progress: Progress | None,
+        first: Response | None = None,
+    ) -> None:
         if is_api_url(start):
-            super()._run_from(start, stats, **kw)
+            super()._run_from(start, stats, mode=mode, until=until, progress=progress, first=first)
         else:
-            self._run_page(start, stats, progress=kw.get("progress"), mode=kw.get("mode", "fetch"))
+            self._run_page(start, stats, progress=progress, mode=mode)
 
     def _run_page(self, url: str, stats: RunStats, *, progress: Progress | None, mode: str) -> None:
         resp = self.get(url, conditional=mode == "fetch")

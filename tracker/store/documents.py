@@ -1,11 +1,14 @@
-"""The tables of documents: documents, their URLs and versions, classification bookkeeping, full
-texts still to read, and the HTTP cache."""
+"""The tables of documents: documents, their URLs and versions, and the stored documents as
+records (`StoredDocument`), one at a time or as the maintainer's filtered listing. What a fetch
+keeps between runs about them (unclassified marks, texts still to read, the HTTP cache) is in
+tracker.store.bookkeeping."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -14,24 +17,94 @@ from tracker.store.base import Database, now_iso
 from tracker.store.migrations import fts_text
 
 
-@dataclass
-class PendingText:
-    """A document whose full text is still to be read."""
+@dataclass(frozen=True)
+class DocumentEvent:
+    """An event a document contributed to, in brief."""
 
-    url: str
-    document_id: int
-    attempts: int
-    last_error: str | None
+    id: str
+    action: str
+    jurisdiction: str
+    minerals: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "id": self.id,
+            "action": self.action,
+            "jurisdiction": self.jurisdiction,
+            "minerals": self.minerals,
+        }
 
 
-@dataclass
-class CacheEntry:
-    """What we know of a URL from its last successful fetch."""
+@dataclass(frozen=True)
+class StoredDocument:
+    """A stored document: its row of `documents`, the text only when read. `sources`, `urls` and
+    `events` (the sources and URLs that carried it, the events made of it) are read by
+    `document_listing`; `stored_document` leaves them empty."""
 
-    etag: str | None
-    last_modified: str | None
-    content_hash: str | None
-    derived: str | None = None  # what the page told us, for when it answers 304
+    id: int
+    title: str
+    published: str | None  # the date of issue, ISO
+    language: str | None
+    doc_number: str | None
+    source: str = ""  # the source that stored it first
+    kind: str = "announcement"
+    source_kind: str | None = None  # the kind of that source
+    meta: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
+    sources: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+    events: list[DocumentEvent] = field(default_factory=list)
+
+    def as_dict(self, text: bool = False) -> dict[str, Any]:
+        """The JSON form of a listing (`tracker documents --format json`), the text only with `text`."""
+        d: dict[str, Any] = {
+            "id": self.id,
+            "doc_number": self.doc_number,
+            "title": self.title,
+            "issued": self.published,
+            "sources": self.sources,
+            "urls": self.urls,
+            "language": self.language,
+            "events": [e.as_dict() for e in self.events],
+        }
+        if text:
+            d["text"] = self.text
+        return d
+
+
+@dataclass(frozen=True)
+class DocumentFilter:
+    """Which stored documents a listing keeps: all of these that are given."""
+
+    sources: Sequence[str] = ()  # carried by one of these sources
+    unclassified: bool = False  # no event made of them
+    published_since: str | None = None  # issued on or after this day (ISO)
+    match: str | None = None  # an FTS5 query over title and text
+    limit: int | None = None  # at most this many, newest first
+
+
+_DOCUMENT_COLUMNS = (
+    "d.id, d.title, d.published, d.language, d.doc_number, d.source, d.kind, d.source_kind, d.meta"
+)
+
+
+def _stored_document(row: Sequence[Any], **more: Any) -> StoredDocument:
+    """A record of a row of _DOCUMENT_COLUMNS (then the text, when read)."""
+    id_, title, published, language, number, source, kind, source_kind, meta, *text = row
+    return StoredDocument(
+        id=int(id_),
+        title=title,
+        published=published,
+        language=language,
+        doc_number=number,
+        source=source,
+        kind=kind,
+        source_kind=source_kind,
+        meta=json.loads(meta or "{}"),
+        text=text[0] if text else None,
+        **more,
+    )
 
 
 class DocumentTables(Database):
@@ -148,43 +221,49 @@ class DocumentTables(Database):
             " ORDER BY last_seen DESC LIMIT 1",
             [doc.url, doc_id],
         ).fetchone()
-        if seen is not None:
-            if seen[1] == chash:
-                new_source = (
-                    self.db.execute(
-                        "SELECT 1 FROM document_urls WHERE url = ? AND document_id = ? AND source = ?",
-                        [doc.url, doc_id, doc.source],
-                    ).fetchone()
-                    is None
-                )
-                self._upsert_url(doc_id, doc, chash, now)
-                return "merged" if new_source else "unchanged"
-            version = (
-                self.db.execute("SELECT version FROM documents WHERE id = ?", [doc_id]).fetchone()[0] + 1
+        if seen is None:
+            return self._merge_delivery(doc_id, doc, now, chash)
+        if seen[1] == chash:
+            new_source = (
+                self.db.execute(
+                    "SELECT 1 FROM document_urls WHERE url = ? AND document_id = ? AND source = ?",
+                    [doc.url, doc_id, doc.source],
+                ).fetchone()
+                is None
             )
-            self._insert_version(doc_id, version, doc, chash, now)
             self._upsert_url(doc_id, doc, chash, now)
-            self.db.execute(
-                """UPDATE documents SET title = ?, text = ?, content_hash = ?, raw_hash = ?,
-                       version = ?, published = COALESCE(?, published),
-                       doc_number = COALESCE(doc_number, ?), fetched_at = ?, updated_at = ?
-                   WHERE id = ?""",
-                [
-                    doc.title,
-                    doc.text,
-                    chash,
-                    doc.raw_hash,
-                    version,
-                    _iso(doc.published),
-                    doc.doc_number,
-                    now,
-                    now,
-                    doc_id,
-                ],
-            )
-            return "updated"
-        # the same announcement from another URL or source: keep its text as a version of its own
-        # (nothing is lost) without replacing the document's text
+            return "merged" if new_source else "unchanged"
+        self._new_version(doc_id, doc, now, chash)
+        return "updated"
+
+    def _new_version(self, doc_id: int, doc: Document, now: str, chash: str) -> None:
+        """The page at a URL of the document changed: its text becomes the document's, kept as a
+        new version."""
+        version = self.db.execute("SELECT version FROM documents WHERE id = ?", [doc_id]).fetchone()[0] + 1
+        self._insert_version(doc_id, version, doc, chash, now)
+        self._upsert_url(doc_id, doc, chash, now)
+        self.db.execute(
+            """UPDATE documents SET title = ?, text = ?, content_hash = ?, raw_hash = ?,
+                   version = ?, published = COALESCE(?, published),
+                   doc_number = COALESCE(doc_number, ?), fetched_at = ?, updated_at = ?
+               WHERE id = ?""",
+            [
+                doc.title,
+                doc.text,
+                chash,
+                doc.raw_hash,
+                version,
+                _iso(doc.published),
+                doc.doc_number,
+                now,
+                now,
+                doc_id,
+            ],
+        )
+
+    def _merge_delivery(self, doc_id: int, doc: Document, now: str, chash: str) -> str:
+        """The same announcement from another URL or source: keep its text as a version of its own
+        (nothing is lost) without replacing the document's text, unless the document has none."""
         known_hashes = {
             r[0]
             for r in self.db.execute(
@@ -269,141 +348,88 @@ class DocumentTables(Database):
             )
         )
 
-    # --- classification bookkeeping --------------------------------------------------------------
-
-    def mark_unclassified(self, document_id: int, reason: str = "pending") -> None:
-        """Note that a document is not classified: 'pending' until its classification is stored,
-        or why the rules could not classify it."""
-        with self.write():
-            self.db.execute(
-                """INSERT INTO unclassified(document_id, reason, since) VALUES (?, ?, ?)
-                   ON CONFLICT(document_id) DO UPDATE SET reason = excluded.reason""",
-                [document_id, reason, now_iso()],
-            )
-
-    def clear_unclassified(self, document_id: int | None = None) -> None:
-        """The document is classified (or, with None, every document is about to be)."""
-        with self.write():
-            if document_id is None:
-                self.db.execute("DELETE FROM unclassified")
-            else:
-                self.db.execute("DELETE FROM unclassified WHERE document_id = ?", [document_id])
-
-    def unclassified(self, reason: str | None = None) -> list[tuple[int, str]]:
-        """Documents stored without their classification (only those with `reason`, when given)."""
-        sql = "SELECT document_id, reason FROM unclassified"
-        rows = self.db.execute(
-            sql + (" WHERE reason = ?" if reason else "") + " ORDER BY document_id",
-            [reason] if reason else [],
-        ).fetchall()
-        return [(int(r[0]), str(r[1])) for r in rows]
-
-    # --- full texts still to read ----------------------------------------------------------------
-
-    def has_full_text(self, keys: list[str]) -> bool:
-        """True when a stored document with one of these keys has a text and none still pending."""
-        for key in keys:
-            row = self.db.execute(
-                """SELECT d.text, EXISTS (SELECT 1 FROM pending_texts p WHERE p.document_id = d.id)
-                   FROM document_keys k JOIN documents d ON d.id = k.document_id WHERE k.key = ?""",
-                [key],
-            ).fetchone()
-            if row is not None:
-                return bool((row[0] or "").strip()) and not row[1]
-        return False
-
-    def add_pending_text(self, source: str, url: str, document_id: int) -> None:
-        """Remember that a document's full text (at `url`) is still to be read."""
-        with self.write():
-            self.db.execute(
-                """INSERT INTO pending_texts(url, document_id, source, first_seen) VALUES (?, ?, ?, ?)
-                   ON CONFLICT(source, url) DO UPDATE SET document_id = excluded.document_id""",
-                [url, document_id, source, now_iso()],
-            )
-
-    def drop_pending_text(self, source: str, document_id: int) -> None:
-        """The document's full text was read (or it is gone): nothing more to fetch."""
-        with self.write():
-            self.db.execute(
-                "DELETE FROM pending_texts WHERE source = ? AND document_id = ?", [source, document_id]
-            )
-
-    def pending_text_failed(self, source: str, url: str, error: str) -> None:
-        """One more failed attempt at a pending text."""
-        with self.write():
-            self.db.execute(
-                """UPDATE pending_texts SET attempts = attempts + 1, last_error = ?, last_try = ?
-                   WHERE source = ? AND url = ?""",
-                [error, now_iso(), source, url],
-            )
-
-    def pending_texts(self, source: str, limit: int) -> list[PendingText]:
-        """A source's pending texts, never-tried first, then the longest untried."""
-        if limit <= 0:
-            return []
-        rows = self.db.execute(
-            """SELECT url, document_id, attempts, last_error FROM pending_texts WHERE source = ?
-               ORDER BY last_try IS NOT NULL, last_try, first_seen LIMIT ?""",
-            [source, limit],
-        ).fetchall()
-        return [PendingText(*r) for r in rows]
-
-    def pending_text_count(self, source: str) -> int:
-        """How many of a source's documents still wait for their full text."""
-        return int(
-            self.db.execute("SELECT count(*) FROM pending_texts WHERE source = ?", [source]).fetchone()[0]
-        )
-
-    def document_delivery(self, document_id: int, source: str) -> Document | None:
-        """A stored document as `source` delivered it (its URL in that source), to deliver again
-        with more (a full text read later); None when the document or its URL is gone."""
+    def stored_document(self, document_id: int) -> StoredDocument | None:
+        """The stored document `document_id`, text included; None when there is none."""
         row = self.db.execute(
-            """SELECT d.title, d.text, d.published, d.language, d.doc_number, d.kind, d.meta, u.url
-               FROM documents d JOIN document_urls u ON u.document_id = d.id AND u.source = ?
-               WHERE d.id = ? ORDER BY u.last_seen DESC LIMIT 1""",
-            [source, document_id],
+            f"SELECT {_DOCUMENT_COLUMNS}, d.text FROM documents d WHERE d.id = ?", [document_id]
         ).fetchone()
-        if row is None:
-            return None
-        title, text, published, language, number, kind, meta, url = row
-        return Document(
-            source=source,
-            url=url,
-            title=title,
-            text=text,
-            raw_hash=sha256(text),
-            published=date.fromisoformat(published) if published else None,
-            language=language or "en",
-            doc_number=number,
-            kind=kind,
-            meta=json.loads(meta or "{}"),
-        )
+        return None if row is None else _stored_document(row)
 
-    # --- conditional GET -----------------------------------------------------------------------
+    def document_ids(self) -> list[int]:
+        """The id of every stored document, oldest date of issue first (undated first)."""
+        return [int(r[0]) for r in self.db.execute("SELECT id FROM documents ORDER BY published, id")]
 
-    def cache_entry(self, url: str) -> CacheEntry | None:
-        """Validators and body hash from the last complete processing of `url`."""
-        row = self.db.execute(
-            "SELECT etag, last_modified, content_hash, derived FROM http_cache WHERE url = ?", [url]
-        ).fetchone()
-        return CacheEntry(*row) if row else None
+    def document_listing(
+        self, wanted: DocumentFilter, *, text: bool = False, batch: int = 200
+    ) -> Iterator[StoredDocument]:
+        """The stored documents `wanted` keeps, newest date of issue first (undated last, ties by
+        id, newest first), with their sources, URLs and events, and their text with `text`. The
+        query runs at the call (an error in it, such as a full-text query SQLite refuses, is raised
+        here); the records are read `batch` at a time as they are iterated."""
+        where: list[str] = []
+        params: list[Any] = []
+        if wanted.sources:
+            marks = ", ".join("?" * len(wanted.sources))
+            where.append(f"d.id IN (SELECT document_id FROM document_urls WHERE source IN ({marks}))")
+            params += wanted.sources
+        if wanted.unclassified:
+            where.append("NOT EXISTS (SELECT 1 FROM event_drafts x WHERE x.document_id = d.id)")
+        if wanted.published_since is not None:
+            where.append("d.published >= ?")
+            params.append(wanted.published_since)
+        if wanted.match is not None:
+            where.append("d.id IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)")
+            params.append(wanted.match)
+        sql = f"SELECT {_DOCUMENT_COLUMNS}" + (", d.text" if text else "") + " FROM documents d"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        # walks idx_documents_published backwards: no sort, and a limit stops the walk early
+        sql += " ORDER BY d.published DESC NULLS LAST, d.id DESC"
+        if wanted.limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(wanted.limit))
+        cursor = self.db.conn.execute(sql, params)
+        return self._listed(cursor, batch)
 
-    def save_cache_entry(
-        self, url: str, etag: str | None, last_modified: str | None, body: bytes, derived: str | None = None
-    ) -> None:
-        """Remember validators once a response was fully processed (never before: a crash must
-        make the next run read it again), and what the page told us (`derived`)."""
-        with self.write():
-            self.db.execute(
-                """INSERT INTO http_cache(url, etag, last_modified, content_hash, updated_at, derived)
-                   VALUES (?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
-                       content_hash = excluded.content_hash, updated_at = excluded.updated_at,
-                       derived = excluded.derived""",
-                [url, etag, last_modified, sha256(body), now_iso(), derived],
-            )
+    def _listed(self, cursor: sqlite3.Cursor, batch: int) -> Iterator[StoredDocument]:
+        while rows := cursor.fetchmany(batch):
+            ids = [int(r[0]) for r in rows]
+            urls, sources = self._urls_of(ids)
+            events = self._events_of(ids)
+            for r in rows:
+                doc_id = int(r[0])
+                yield _stored_document(
+                    r, sources=sorted(sources[doc_id]), urls=urls[doc_id], events=events[doc_id]
+                )
 
-    # --- runs and source health ----------------------------------------------------------------
+    def _urls_of(self, ids: list[int]) -> tuple[dict[int, list[str]], dict[int, set[str]]]:
+        """The URLs (first seen first) and the sources of these documents."""
+        urls: dict[int, list[str]] = {i: [] for i in ids}
+        sources: dict[int, set[str]] = {i: set() for i in ids}
+        for doc_id, url, source in self.db.execute(
+            f"SELECT document_id, url, source FROM document_urls WHERE document_id IN ({', '.join('?' * len(ids))})"
+            " ORDER BY document_id, first_seen, url",
+            ids,
+        ):
+            if url not in urls[doc_id]:  # one URL carried by two sources is listed once
+                urls[doc_id].append(url)
+            sources[doc_id].add(source)
+        return urls, sources
+
+    def _events_of(self, ids: list[int]) -> dict[int, list[DocumentEvent]]:
+        """The events made of these documents, oldest first."""
+        events: dict[int, list[DocumentEvent]] = {i: [] for i in ids}
+        for doc_id, eid, action, jurisdiction, minerals in self.db.execute(
+            "SELECT x.document_id, e.id, e.action, e.jurisdiction, e.minerals FROM event_drafts x"
+            f" JOIN events e ON e.id = x.event_id WHERE x.document_id IN ({', '.join('?' * len(ids))})"
+            " ORDER BY x.document_id, e.announced, e.id",
+            ids,
+        ):
+            events[doc_id].append(DocumentEvent(eid, action, jurisdiction, json.loads(minerals)))
+        return events
+
+    # --- moving stored links to another origin -------------------------------------------------
+
     def move_origin(self, old: str, new: str) -> int:
         """Rewrite the stored links that start with the origin `old` (`http://127.0.0.1:8000`) to
         start with `new` (`https://www.example.gov`): document URLs, their versions, list versions,

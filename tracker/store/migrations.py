@@ -613,3 +613,26 @@ def _m0011(db: sqlite_utils.Database) -> None:
     )
     db.execute("DROP TABLE documents_fts")
     db.execute("ALTER TABLE documents_fts_stemmed RENAME TO documents_fts")
+
+
+@migrations(name="0012_events_to_alert")
+def _m0012(db: sqlite_utils.Database) -> None:
+    # Bringing the alerts up to date looked at every event each time. Triggers now note each event
+    # written (inserted, or updated in any column) in `events_to_alert`; the sync looks at those
+    # alone and empties the table in the same transaction. Seeded with every event, so that the
+    # first sync after this migration looks at them all once, as before. (NOT EXISTS rather than
+    # INSERT OR IGNORE: the conflict policy of the statement that fires a trigger overrides the
+    # one written in the trigger, and an upsert into `events` would make the duplicate an error.)
+    noted = """INSERT INTO events_to_alert(event_id) SELECT new.id
+               WHERE NOT EXISTS (SELECT 1 FROM events_to_alert WHERE event_id = new.id)"""
+    statements = [
+        "CREATE TABLE events_to_alert (event_id TEXT PRIMARY KEY) WITHOUT ROWID",
+        f"CREATE TRIGGER events_to_alert_insert AFTER INSERT ON events BEGIN {noted}; END",
+        f"CREATE TRIGGER events_to_alert_update AFTER UPDATE ON events BEGIN {noted}; END",
+        "INSERT INTO events_to_alert(event_id) SELECT id FROM events",
+        # the deadlines ahead (a start or an expiry within days of today) read a range of dates
+        "CREATE INDEX idx_events_effective ON events(effective)",
+        "CREATE INDEX idx_events_expires ON events(expires)",
+    ]
+    for stmt in statements:
+        db.execute(stmt)

@@ -3,11 +3,76 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from tracker.models import ListVersion, RunStats, sha256
 from tracker.store.base import Database, now_iso
 from tracker.wording import plural
+
+
+def source_health(failures: int, last_success: str | None) -> str:
+    """A source's health in one code: 'failing' (its last run failed), 'ok' (it succeeded last) or
+    'never' (it never succeeded and has not failed either). `tracker sources` adds 'disabled'."""
+    return "failing" if failures else ("ok" if last_success else "never")
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """The health row of one source (`source_state`); a source that never ran has the defaults."""
+
+    source: str
+    last_run_at: str | None = None
+    last_success: str | None = None
+    last_error: str | None = None
+    last_error_at: str | None = None
+    consecutive_failures: int = 0
+    last_items_seen: int | None = None
+    max_items_seen: int = 0
+    incomplete: bool = False  # its last run did not get to the end (resume, not "caught up")
+
+    @property
+    def health(self) -> str:
+        """'failing', 'ok' or 'never' (`source_health`)."""
+        return source_health(self.consecutive_failures, self.last_success)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One fetch run of a source (`fetch_runs`)."""
+
+    id: int
+    source: str
+    mode: str
+    started_at: str
+    finished_at: str | None
+    status: str
+    http_status: int | None
+    items_seen: int
+    new_documents: int
+    updated_documents: int
+    pages: int
+    requests: int
+    not_modified: int
+    error: str | None
+    notes: str | None
+
+
+_SOURCE_STATE = (
+    "source",
+    "last_run_at",
+    "last_success",
+    "last_error",
+    "last_error_at",
+    "consecutive_failures",
+    "last_items_seen",
+    "max_items_seen",
+    "incomplete",
+)
+_RUN = (
+    "id, source, mode, started_at, finished_at, status, http_status, items_seen, new_documents,"
+    " updated_documents, pages, requests, not_modified, error, notes"
+)
 
 
 class RunTables(Database):
@@ -98,16 +163,21 @@ class RunTables(Database):
             )
         return cur.rowcount
 
-    def source_state(self, source: str) -> dict[str, Any] | None:
+    def source_state(self, source: str) -> SourceState | None:
         """The health row of one source, if it ever ran."""
-        rows = list(self.db.query("SELECT * FROM source_state WHERE source = ?", [source]))
-        return rows[0] if rows else None
+        row = self.db.execute(
+            f"SELECT {', '.join(_SOURCE_STATE)} FROM source_state WHERE source = ?", [source]
+        ).fetchone()
+        if row is None:
+            return None
+        values = dict(zip(_SOURCE_STATE, row, strict=True))
+        return SourceState(**{**values, "incomplete": bool(values["incomplete"])})
 
-    def runs(self, source: str | None = None) -> list[dict[str, Any]]:
-        """Fetch runs, newest first."""
-        if source:
-            return list(self.db.query("SELECT * FROM fetch_runs WHERE source = ? ORDER BY id DESC", [source]))
-        return list(self.db.query("SELECT * FROM fetch_runs ORDER BY id DESC"))
+    def runs(self, source: str | None = None) -> list[Run]:
+        """Fetch runs, newest first (only those of `source`, when given)."""
+        where, params = ("WHERE source = ?", [source]) if source else ("", [])
+        rows = self.db.execute(f"SELECT {_RUN} FROM fetch_runs {where} ORDER BY id DESC", params)
+        return [Run(*r) for r in rows]
 
     def document_counts(self) -> dict[str, int]:
         """Documents stored per source (a document carried by two sources counts for both)."""
