@@ -40,8 +40,8 @@ def fetch(
     classifier: Classifier | None = None,
 ) -> list[RunStats]:
     """The fetch stage: run each selected source once (side by side) and return what each did;
-    every document stored is handed to `classifier` as it arrives (without one it stays
-    unclassified). A failing source is recorded as failed and never stops the others. Alerts are
+    the documents stored are handed to `classifier` once stored, a page's together (without one
+    they stay unclassified). A failing source is recorded as failed and never stops the others. Alerts are
     the pipeline's next stage (tracker.pipeline.fetch runs both)."""
     sources = select_sources(config, names)
     stop = stop or threading.Event()

@@ -1,9 +1,9 @@
 """The pipeline, in one place: fetch → classify → events → states → alerts.
 
-Each source runs in its own thread (`tracker.fetch`); every document a source stores is handed to
-the classifier as it arrives, which writes the document's events and the measure states they
-change (`tracker.events`, `tracker.state`) in one transaction; when every source has run, the
-alerts are brought up to date (`tracker.alerts`). Digests are sent on their own schedule
+Each source runs in its own thread (`tracker.fetch`). The documents a source stores are handed to
+the classifier once stored (a page's documents together, in a transaction of their own), which
+writes their events and the measure states those change (`tracker.events`, `tracker.state`). When
+every source has run, the alerts are brought up to date (`tracker.alerts`). Digests are sent on their own schedule
 (`tracker.digest`). The CLI, the scheduler, the demo and `tracker rules eval` all fetch through
 here."""
 
