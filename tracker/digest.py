@@ -26,6 +26,7 @@ from tracker.alerts import (
 )
 from tracker.app import Tracker
 from tracker.codes import SEVERITIES
+from tracker.mailer import DeliveryUncertain, MailError, flatten, send
 from tracker.safe import http_url
 from tracker.settings import Config, Recipient
 from tracker.store import Alert, Store, StoredEvent, now_iso
@@ -396,7 +397,6 @@ def send_digests(app: Tracker | Config, now: datetime, *, to: str | None = None)
 def _send_fresh(store: Store, app: Tracker, r: Recipient, now: datetime) -> DigestOutcome:
     """Render and send `r`'s pending alerts, keeping the message's bytes until the server answers."""
     config = app.config
-    from tracker.mailer import flatten
 
     rendered, alerts = prepare(store, app, r, now)
     day = local_today(config, now).isoformat()
@@ -431,7 +431,6 @@ def _send_unsettled(store: Store, config: Config, email: str, now: datetime) -> 
 
 def _attempt(store: Store, config: Config, digest_id: int, now: datetime, *, again: bool) -> DigestOutcome:
     """Hand a stored digest to the server once, and record what came of it."""
-    from tracker.mailer import DeliveryUncertain, MailError, send
 
     digest = store.digest(digest_id)
     status, error = "sent", None
