@@ -3,7 +3,7 @@
 Generates a site of 200 distinct sources into a temporary folder (100 MOFCOM-style list pages
 with 5 article pages each, 30 RSS and 30 WordPress RSS feeds with 10 items each, 30 Federal
 Register JSON searches with 10 results each, 10 USGS-style list pages), serves it with the
-demo's SiteServer on 127.0.0.1, and runs `tracker.fetch.fetch` twice into a fresh SQLite database:
+demo's SiteServer on 127.0.0.1, and runs the pipeline (`tracker.pipeline.fetch`) twice into a fresh SQLite database:
 
   pass 1  first fetch: every list, feed and article is downloaded and stored
   pass 2  the same fetch again, nothing changed: one conditional GET per source, all 304
