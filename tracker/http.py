@@ -20,6 +20,7 @@ from tracker.sockguard import Deadline, guard_sockets
 
 REDIRECTS = {301, 302, 303, 307, 308}
 REFUSALS = {401, 403, 412}  # a firewall or bot wall turning the client away
+DRAIN = 64 * 1024  # the most read of a body that is not kept, to keep its connection
 PIECE = 64 * 1024  # the most one decoding step turns out at once, whatever the input expands to
 GZIP_WBITS, ZLIB_WBITS, RAW_DEFLATE_WBITS = 16 + zlib.MAX_WBITS, zlib.MAX_WBITS, -zlib.MAX_WBITS
 COMPRESSIONS = {"gzip", "x-gzip", "deflate"}
@@ -224,6 +225,7 @@ class HttpClient:
         status = r.status_code
         head = dict(r.headers)
         if status in REDIRECTS or status == 304:
+            _drain(r, deadline, limit, url)
             return Response(
                 url,
                 status,
@@ -319,6 +321,18 @@ def _retry_after(value: str | None) -> float | None:
 
 
 # --- the body: read raw, decoded here with a bound on every step -------------------------------
+
+
+def _drain(r: httpx.Response, deadline: float, limit: float, url: str) -> None:
+    """Read to its end the body of an answer whose body is not kept (a 304 has none; a redirect's
+    is a line or two), so that its connection goes back to the pool for the next request; a body
+    longer than DRAIN is left unread, and its connection is closed instead."""
+    size = 0
+    for chunk in r.iter_raw():
+        _check_deadline(deadline, limit, url)
+        size += len(chunk)
+        if size > DRAIN:
+            return
 
 
 def _read(
