@@ -9,14 +9,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
-from tracker import rulefile
+from tracker import rulefile, yamlfile
 from tracker.cli import cli
 from tracker.rulefile import check_rules, load_rules, run_tests
 from tracker.rules import DocView, default_rules_dir
 from tracker.vocab import _COUNTRY_KEYS, _ENTRY_KEYS
-from tracker.yamlfile import RuleFileError, load_yaml_text
+from tracker.yamlfile import RuleFileError, line_of, load_yaml_text
 
 REPO_RULES = Path(__file__).parent.parent / "rules"
 VOCAB_FILES = ("minerals.yaml", "countries.yaml")
@@ -1159,3 +1160,28 @@ def test_the_key_table_reader_sees_a_missing_or_an_extra_row() -> None:
     table = "\n## Every key\n\n| in | key | meaning |\n|---|---|---|\n| rule | `id` | x |\n| rule | `title` | y |\n"
     assert documented_keys(table) == {"rule": {"id", "title"}}
     assert documented_keys(table.replace("| rule | `title` | y |\n", "")) == {"rule": {"id"}}
+
+
+def _lines(value: object) -> object:
+    """`value` with the line of every mapping, key, sequence and string it holds."""
+    if isinstance(value, dict):
+        keys = getattr(value, "key_lines", {})
+        return (line_of(value), {k: (keys.get(k), _lines(v)) for k, v in value.items()})
+    if isinstance(value, list):
+        return (line_of(value), [_lines(v) for v in value])
+    return (line_of(value), value)
+
+
+def test_libyaml_reads_every_shipped_file_as_the_python_parser_does() -> None:
+    """The fast parser (libyaml) and the pure-Python one give the same values and the same lines."""
+    assert yaml.__with_libyaml__ and issubclass(yamlfile._FastLoader, yaml.CSafeLoader)
+    files = sorted(REPO_RULES.glob("*.yaml"))
+    assert len(files) >= 5
+    for path in files:
+        text = path.read_text("utf-8")
+        slow = yamlfile._Loader(text)
+        try:
+            expected = slow.get_single_data()
+        finally:
+            slow.dispose()
+        assert _lines(yamlfile.load_yaml_text(text, str(path))) == _lines(expected), path.name
