@@ -8,8 +8,7 @@ render time, whatever the database holds."""
 from __future__ import annotations
 
 import re
-
-from tracker.textutil import web_url
+from urllib.parse import urljoin, urlsplit
 
 REPLACEMENT = "\ufffd"
 
@@ -32,6 +31,27 @@ _MD_ESCAPES = {
     **{ord(c): "\\" + c for c in "\\`*_[]|~"},
     **{ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;"},
 }
+
+
+_LINK_SCHEMES = ("http", "https")
+_BAD_IN_LINK = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
+
+
+def web_url(href: str, base: str | None = None) -> str | None:
+    """`href` (resolved against `base`) as an absolute http(s) URL with a host, or None when it is
+    not one a document may carry: another scheme (javascript:, data:, mailto:), or a control
+    character or white space inside it. White space around it is dropped, as browsers do."""
+    href = href.strip(" \t\n\r\f\v")
+    url = urljoin(base, href) if base else href
+    if not url or _BAD_IN_LINK.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an invalid IPv6 host
+        return None
+    if parts.scheme.lower() not in _LINK_SCHEMES or not parts.hostname:
+        return None
+    return url
 
 
 def terminal(text: str, *, lines: bool = False) -> str:

@@ -12,13 +12,13 @@ from contextvars import ContextVar
 from datetime import date, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction
 from charset_normalizer import from_bytes
 
 from tracker.errors import ParseError
+from tracker.safe import web_url as web_url  # where the sources have always found it
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +171,6 @@ _ESCAPE_SEQUENCE = re.compile(
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline, DEL, C1
 _TITLE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_LINK_SCHEMES = ("http", "https")
-_BAD_IN_LINK = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
 
 
 def clean_text(text: str) -> str:
@@ -186,23 +184,6 @@ def clean_title(title: str) -> str:
     """A title on one line, without escape sequences or any control character."""
     title = _ESCAPE_SEQUENCE.sub("", title)
     return collapse(_TITLE_CONTROL.sub("", title.replace("\t", " ").replace("\n", " ").replace("\r", " ")))
-
-
-def web_url(href: str, base: str | None = None) -> str | None:
-    """`href` (resolved against `base`) as an absolute http(s) URL with a host, or None when it is
-    not one a document may carry: another scheme (javascript:, data:, mailto:), or a control
-    character or white space inside it. White space around it is dropped, as browsers do."""
-    href = href.strip(" \t\n\r\f\v")
-    url = urljoin(base, href) if base else href
-    if not url or _BAD_IN_LINK.search(url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # an invalid IPv6 host
-        return None
-    if parts.scheme.lower() not in _LINK_SCHEMES or not parts.hostname:
-        return None
-    return url
 
 
 # --- JSON --------------------------------------------------------------------------------------

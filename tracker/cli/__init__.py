@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tracker import __version__
-from tracker.config import load_config
 from tracker.errors import InputError, TrackerError
 from tracker.settings import Config
 
@@ -65,6 +64,10 @@ class Context:
     def config(self) -> Config:
         """The configuration, with --db and --rules applied."""
         if self._config is None:
+            # deferred: reading a config loads every source kind (BeautifulSoup, httpx), which
+            # `tracker --help` and `tracker COMMAND --help` never need
+            from tracker.config import load_config
+
             self._config = load_config(self.config_path, db_path=self.db_path, rules_dir=self.rules_dir)
         return self._config
 

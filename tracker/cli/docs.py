@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from tracker.catalog import StoredDocument
 from tracker.cli import Context, cli, parse_date, wide_option
-from tracker.cli.query import today
-from tracker.render import cell, last_cell, table_columns
 from tracker.safe import json_text, terminal
+
+if TYPE_CHECKING:
+    from tracker.catalog import StoredDocument
 
 
 @cli.command()
@@ -52,7 +52,7 @@ def documents(
 
     for s in sources:
         obj.config.source(s)
-    lo = parse_date(since, option="--since", today=today(obj))
+    lo = parse_date(since, option="--since", today=obj.today())
     with Store(obj.config.db_path) as store:
         docs = list_documents(
             store,
@@ -67,6 +67,8 @@ def documents(
             for chunk in json_array(d.as_dict(text=with_text) for d in docs):
                 click.echo(json_text(chunk), nl=False)
             return
+        from tracker.render import table_columns
+
         shown = 0
         columns = table_columns(wide=wide)
         for doc in docs:
@@ -83,6 +85,8 @@ def documents(
 def document_line(doc: StoredDocument, columns: int | None = None) -> str:
     """One document as a table line: id, date of issue, number, sources, event actions, title; cut
     to fit `columns` (render.table_columns), whole when None."""
+    from tracker.render import cell, last_cell
+
     # sources and actions are what a maintainer looks for: never cut, at worst they push the title on
     t = terminal
     actions = ",".join(e.action for e in doc.events) or "-"

@@ -11,7 +11,6 @@ import click
 
 from tracker.cli import EXIT_FAILED, Context, cli, clip, parse_date, stoppable, wide_option
 from tracker.models import RunStats
-from tracker.render import last_cell, table_columns
 from tracker.safe import terminal
 from tracker.wording import plural
 
@@ -78,10 +77,9 @@ def backfill(obj: Context, sources: tuple[str, ...], until: str | None) -> None:
 
     Example: tracker backfill --source mofcom --until 2023-01-01
     """
-    from tracker.cli.query import today
     from tracker.pipeline import fetch as do_fetch
 
-    until_date = parse_date(until, option="--until", today=today(obj))
+    until_date = parse_date(until, option="--until", today=obj.today())
     interactive = sys.stderr.isatty()
 
     def progress(name: str, page: int, stats: RunStats) -> None:
@@ -200,6 +198,8 @@ def sources(obj: Context, as_json: bool, kinds: bool, wide: bool) -> None:
         click.echo(
             f"note: {obj.config.db_path}: no database yet: no source has run (fetch creates it)", err=True
         )
+    from tracker.render import last_cell, table_columns
+
     header = f"{'source':<16} {'kind':<16} {'state':<9} {'last success':<26} {'fails':>5} {'items':>5} {'docs':>5}  last error"
     click.echo(header)
     columns = table_columns(wide=wide)
@@ -243,14 +243,14 @@ def demo(obj: Context, db_path: str) -> None:
 
     Needs no network. Example: tracker demo --db /tmp/demo.db
     """
-    from tracker.cli.query import event_line, status_summary, today
+    from tracker.cli.query import event_line, status_summary
     from tracker.demo.run import run_demo
 
     def on_round(label: str, results: list[RunStats]) -> None:
         click.echo(f"== {label}")
         _print_runs(results)
 
-    result = run_demo(Path(db_path), on_round=on_round, as_of=today(obj))
+    result = run_demo(Path(db_path), on_round=on_round, as_of=obj.today())
     counts: dict[str, int] = {}
     for d in result.documents:
         counts[d["sources"][0]] = counts.get(d["sources"][0], 0) + 1

@@ -6,16 +6,15 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date
 from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from tracker.cli import Context, cli, clip, parse_date, wide_option
 from tracker.safe import json_text, md_text, terminal
-from tracker.state import Status
 
 if TYPE_CHECKING:  # the commands import these when they run (tracker.cli says why)
+    from tracker.state import Status
     from tracker.timeline import EventView, TimelineEvent
 
 
@@ -27,11 +26,6 @@ def resolve_minerals(obj: Context, names: tuple[str, ...]) -> set[str]:
     from tracker.timeline import resolve_minerals as resolve
 
     return resolve(obj.tracker.vocab, names)
-
-
-def today(obj: Context) -> date:
-    """Today in the configured time zone."""
-    return obj.today()
 
 
 @cli.command()
@@ -77,7 +71,7 @@ def status(
     from tracker.state import status as do_status
     from tracker.store import Store
 
-    day = parse_date(as_of, option="--as-of", end=True, today=today(obj)) or today(obj)
+    day = parse_date(as_of, option="--as-of", end=True, today=obj.today()) or obj.today()
     wanted = resolve_minerals(obj, minerals)
     with Store(obj.config.db_path) as store:
         rows = do_status(store, as_of=day, minerals=wanted, jurisdictions=[j.upper() for j in jurisdictions])
@@ -161,7 +155,7 @@ def timeline(
     from tracker.store import Store
     from tracker.timeline import asked, events
 
-    day = today(obj)
+    day = obj.today()
     wanted = asked(
         obj.config,
         minerals=resolve_minerals(obj, minerals),
@@ -254,7 +248,7 @@ def show(obj: Context, event_id: str, as_json: bool) -> None:
     from tracker.timeline import view
 
     with Store(obj.config.db_path) as store:
-        shown = view(store, event_id, today=today(obj), describe=describer(obj.tracker).event)
+        shown = view(store, event_id, today=obj.today(), describe=describer(obj.tracker).event)
     if as_json:
         click.echo(json_text(json.dumps(shown.as_dict(), ensure_ascii=False, indent=2)))
         return
