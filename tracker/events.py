@@ -73,17 +73,7 @@ def event_id(ident: str, action: str) -> str:
 
 def doc_view(doc: StoredDocument) -> DocView:
     """The engine's view of a stored document."""
-    return DocView(
-        title=doc.title,
-        text=doc.text or "",
-        source=doc.source,
-        kind=doc.source_kind or "",
-        language=doc.language or "",
-        published=date.fromisoformat(doc.published) if doc.published else None,
-        doc_number=doc.doc_number,
-        subtypes=tuple(str(s) for s in _categories(doc.meta) if s),
-        id=doc.id,
-    )
+    return _view(doc, date.fromisoformat(doc.published) if doc.published else None, doc.id)
 
 
 def stored_view(store: Store, doc_id: int) -> DocView | None:
@@ -95,16 +85,20 @@ def stored_view(store: Store, doc_id: int) -> DocView | None:
 def document_view(doc: Document) -> DocView:
     """The engine's view of a document not stored (read from a file): what `doc_view` sees once
     it is stored."""
+    return _view(doc, doc.published, None)
+
+
+def _view(doc: Document | StoredDocument, published: date | None, doc_id: int | None) -> DocView:
     return DocView(
         title=doc.title,
         text=doc.text or "",
         source=doc.source,
         kind=doc.source_kind or "",
         language=doc.language or "",
-        published=doc.published,
+        published=published,
         doc_number=doc.doc_number,
         subtypes=tuple(str(s) for s in _categories(doc.meta) if s),
-        id=None,
+        id=doc_id,
     )
 
 
