@@ -1,4 +1,5 @@
-"""The tables of runs: fetch runs, each source's health, and list versions."""
+"""The tables of runs: fetch runs, each source's health, list versions, and when each job of
+`tracker run` last started and succeeded (`job_runs`)."""
 
 from __future__ import annotations
 
