@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from tracker.errors import InputError, Interrupted, MissingDatabaseError, SourceError, StoreError
-from tracker.events import Classifier
 from tracker.http import HttpClient
 from tracker.models import Document, RunStats
 from tracker.settings import Config, KindSettings, SourceConfig
 from tracker.sources import get_kind
-from tracker.sources.base import Progress, SourceKind
+from tracker.sources.base import Classifies, Progress, SourceKind
 from tracker.store import SourceState, Store
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def fetch(
     until: date | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
-    classifier: Classifier | None = None,
+    classifier: Classifies | None = None,
 ) -> list[RunStats]:
     """The fetch stage: run each selected source once (side by side) and return what each did;
     the documents stored are handed to `classifier` once stored, a page's together (without one
@@ -45,16 +45,16 @@ def fetch(
     the pipeline's next stage (tracker.pipeline.fetch runs both)."""
     sources = select_sources(config, names)
     stop = stop or threading.Event()
-    with Store(config.db_path) as store:
-        store.close_interrupted_runs([s.name for s in sources])
-        if classifier is not None:
-            catch_up(store, classifier)
     results: list[RunStats] = []
-    with HttpClient(config.fetch, stop=stop) as http:
+    with StorePool(config.db_path) as stores, HttpClient(config.fetch, stop=stop) as http:
+        with stores.take() as store:
+            store.close_interrupted_runs([s.name for s in sources])
+            if classifier is not None:
+                catch_up(store, classifier)
         workers = max(1, min(config.fetch.workers, len(sources)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
             futures = [
-                pool.submit(run_source, config, s, http, mode, until, progress, stop, classifier)
+                pool.submit(run_source, config, s, http, mode, until, progress, stop, classifier, stores)
                 for s in sources
             ]
             try:
@@ -76,11 +76,13 @@ def run_source(
     until: date | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
-    classifier: Classifier | None = None,
+    classifier: Classifies | None = None,
+    stores: StorePool | None = None,
 ) -> RunStats:
-    """One recorded run of one source, in its own database connection (safe in any thread)."""
+    """One recorded run of one source, on a connection of `stores` (else one of its own); safe in
+    any thread."""
     stats = RunStats(source=source.name, mode=mode)
-    with Store(config.db_path) as store:
+    with (stores or StorePool(config.db_path, keep=0)).take() as store:
         run_id = store.start_run(source.name, mode)
         kind = get_kind(source.kind)(source, http, store)
         kind.stop = stop
@@ -109,7 +111,50 @@ def run_source(
     return stats
 
 
-def catch_up(store: Store, classifier: Classifier) -> None:
+class StorePool:
+    """Connections to one database for the threads of a fetch: `take` lends one that no other
+    thread is using, opened on first need, and takes it back afterwards; `close` (or the end of a
+    `with` block) closes those kept. Four workers thus open four connections, not one per source
+    (each open checks the migrations, each close checkpoints the log)."""
+
+    def __init__(self, db_path: str | Path, *, keep: int = 64):
+        self.db_path = db_path
+        self.keep = keep  # connections kept for reuse; a connection given back beyond it is closed
+        self._idle: list[Store] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def take(self) -> Iterator[Store]:
+        """A connection for the calling thread alone, until the block ends."""
+        with self._lock:
+            store = self._idle.pop() if self._idle else None
+        if store is None:
+            store = Store(self.db_path, any_thread=True)
+        try:
+            yield store
+        finally:
+            with self._lock:
+                kept = len(self._idle) < self.keep
+                if kept:
+                    self._idle.append(store)
+            if not kept:
+                store.close()
+
+    def close(self) -> None:
+        """Close the connections kept."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for store in idle:
+            store.close()
+
+    def __enter__(self) -> StorePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def catch_up(store: Store, classifier: Classifies) -> None:
     """Classify the documents a crash left stored but unclassified (between the two transactions
     of SourceKind.save); a rule that runs out of time is logged and leaves its document so."""
     pending = [doc_id for doc_id, _ in store.unclassified("pending")]
@@ -122,7 +167,7 @@ def ingest(
     source_name: str,
     files: Sequence[str | Path],
     url: str | None = None,
-    classifier: Classifier | None = None,
+    classifier: Classifies | None = None,
 ) -> list[dict[str, Any]]:
     """Store local files through a source's parser, each document handed to `classifier` (without
     one it stays unclassified); one row per document stored, with the URL it is stored under

@@ -57,4 +57,5 @@ class Store(
     QueryTables,
     Database,
 ):
-    """A connection to the tracker database. Open one per thread; every write is atomic."""
+    """A connection to the tracker database (see `Database`): open one per thread; every write is
+    atomic."""

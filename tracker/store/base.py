@@ -3,9 +3,11 @@ in one line), transactions, and the base every group of tables builds on."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +49,21 @@ _FILE_ERRORS = (
 # errors that pass with time: _setup retries them, and Store.write leaves them as they are
 _TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED")
 
+# One write lock per database file in this process: the threads of a fetch queue for it here
+# rather than in SQLite's busy handler, which sleeps between polls (1, 2, 5, 10 ms ...) and so
+# kept four workers waiting on each other's short transactions. Other processes still wait in
+# busy_timeout.
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_SAVEPOINTS = itertools.count()  # savepoint names: unique in the process, cheaper than random ones
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(path: Path) -> threading.RLock:
+    """The process-wide write lock of the database file at `path`."""
+    key = str(path) if str(path) == ":memory:" else os.path.abspath(path)
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+
 
 def database_error(path: str | Path, exc: BaseException) -> StoreError | None:
     """The one-line StoreError, with what to do, for an error SQLite reports about the database
@@ -84,15 +101,20 @@ def _empty_file(path: Path) -> bool:
 
 
 class Database:
-    """A connection to the tracker database. Open one per thread; every write is atomic.
+    """A connection to the tracker database. Open one per thread (or, with `any_thread`, pass it
+    from thread to thread, used by one at a time); every write is atomic, and the writers of one
+    process take turns on one lock per database file.
 
     A missing file becomes a new database (built beside it and moved into place whole), unless
     `create` is false: then it is a MissingDatabaseError, as a reader wants for a mistyped path. An
     existing file must be a tracker database: a 0-byte file, or another program's SQLite file, is
     refused rather than silently taken for an empty tracker."""
 
-    def __init__(self, path: str | Path, *, create: bool = True):
+    def __init__(self, path: str | Path, *, create: bool = True, any_thread: bool = False):
         self.path = Path(path)
+        # a connection handed from thread to thread (never used by two at once): a fetch's pool
+        self.any_thread = any_thread
+        self._lock = threading.RLock() if str(path) == ":memory:" else _write_lock(self.path)
         if str(path) == ":memory:":  # a scratch database (tracker check): no file to look at
             self.db = self._connect(self.path)
             return
@@ -123,11 +145,16 @@ class Database:
         """`path` opened, in WAL mode and migrated; errors name self.path (the file the user gave)."""
         conn: sqlite3.Connection | None = None
         try:
-            conn = sqlite3.connect(str(path), timeout=30)
+            conn = sqlite3.connect(str(path), timeout=30, check_same_thread=not self.any_thread)
             self.db = sqlite_utils.Database(conn)
             self.db.execute("PRAGMA busy_timeout = 30000")
             self.db.execute("PRAGMA foreign_keys = ON")
             self._setup()
+            # in WAL mode (set by _setup), synchronous NORMAL: a commit is not flushed to disk by
+            # itself (the log is, at checkpoints), so a power cut may undo the last commits but
+            # never corrupts the file, and a crash of the process loses nothing; FULL cost an
+            # fsync per source and per page of a fetch
+            self.db.execute("PRAGMA synchronous = NORMAL")
             return self.db
         except BaseException as exc:
             if conn is not None:
@@ -224,42 +251,46 @@ class Database:
         seen inside, then forgotten (a digest preview brings the alerts up to date this way and
         leaves the database as it was)."""
         conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            if conn.in_transaction:
-                conn.rollback()
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                if conn.in_transaction:
+                    conn.rollback()
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        conn = self.db.conn
-        if conn.in_transaction:
-            name = f"sp_{secrets.token_hex(8)}"
-            conn.execute(f"SAVEPOINT {name}")
+        # the lock first: the thread that holds it owns the connection's transaction, and a write
+        # nested in it (same thread, the lock being re-entrant) is a savepoint of it
+        with self._lock:
+            conn = self.db.conn
+            if conn.in_transaction:
+                name = f"sp_{next(_SAVEPOINTS)}"
+                conn.execute(f"SAVEPOINT {name}")
+                try:
+                    yield
+                except BaseException:
+                    # SQLite may already have rolled the whole transaction back (disk full, I/O
+                    # error): then there is no savepoint left, and the original error is the one to raise
+                    if conn.in_transaction:
+                        conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                        conn.execute(f"RELEASE SAVEPOINT {name}")
+                    raise
+                conn.execute(f"RELEASE SAVEPOINT {name}")
+                return
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
             except BaseException:
-                # SQLite may already have rolled the whole transaction back (disk full, I/O error):
-                # then there is no savepoint left, and the original error is the one to raise
-                if conn.in_transaction:
-                    conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
-                    conn.execute(f"RELEASE SAVEPOINT {name}")
-                raise
-            conn.execute(f"RELEASE SAVEPOINT {name}")
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            conn.rollback()
-            raise
-        try:
-            conn.commit()
-        except sqlite3.DatabaseError:
-            if conn.in_transaction:  # a failed COMMIT (disk full) may leave the transaction open
                 conn.rollback()
-            raise
+                raise
+            try:
+                conn.commit()
+            except sqlite3.DatabaseError:
+                if conn.in_transaction:  # a failed COMMIT (disk full) may leave the transaction open
+                    conn.rollback()
+                raise
 
     def __enter__(self) -> Self:
         return self
