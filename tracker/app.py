@@ -8,18 +8,22 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-
-import jinja2
+from typing import TYPE_CHECKING
 
 from tracker.alerts import Route
 from tracker.errors import ConfigError
-from tracker.events import Classifier
-from tracker.rulefile import load_rules
-from tracker.rules import RuleSet, default_rules_dir
 from tracker.settings import Config, Recipient
 from tracker.store import Store
-from tracker.templating import environment
-from tracker.vocab import Vocabulary, load_vocabulary
+
+if TYPE_CHECKING:
+    import jinja2
+
+    from tracker.events import Classifier
+    from tracker.rules import RuleSet
+    from tracker.vocab import Vocabulary
+
+# The rules, the vocabulary and the templates are imported where they are first loaded: a fetch
+# that finds nothing new needs none of them (tracker.pipeline loads the classifier on demand).
 
 
 class Tracker:
@@ -41,16 +45,22 @@ class Tracker:
     @cached_property
     def rules_dir(self) -> Path:
         """The rules folder: --rules, else `[rules] dir`, else the rules shipped with the tracker."""
+        from tracker.rules import default_rules_dir
+
         return self.config.rules_dir or default_rules_dir()
 
     @cached_property
     def ruleset(self) -> RuleSet:
         """Every rule file of the rules folder, compiled (RuleFileError when one is wrong)."""
+        from tracker.rulefile import load_rules
+
         return load_rules(self.rules_dir)
 
     @cached_property
     def classifier(self) -> Classifier:
         """The classifier over `ruleset`."""
+        from tracker.events import Classifier
+
         return Classifier(self.ruleset)
 
     @cached_property
@@ -59,11 +69,15 @@ class Tracker:
         read alone, which is cheaper for commands that only name minerals."""
         if "ruleset" in self.__dict__:
             return self.ruleset.vocab
+        from tracker.vocab import load_vocabulary
+
         return load_vocabulary(self.rules_dir)
 
     @cached_property
     def templates(self) -> jinja2.Environment:
         """The one template environment: `[digest] templates` first, then the built-in ones."""
+        from tracker.templating import environment
+
         return environment(self.config)
 
     @cached_property

@@ -11,30 +11,36 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker import fetch as stage
 from tracker.alerts import sync_alerts
 from tracker.app import Tracker
-from tracker.events import Classifier
 from tracker.models import RunStats
 from tracker.settings import Config
 from tracker.sources.base import Progress
-from tracker.yamlfile import RuleFileError
+
+if TYPE_CHECKING:
+    from tracker.errors import PatternTimeout
+    from tracker.events import Classifier
+    from tracker.store import Store
+    from tracker.yamlfile import RuleFileError
 
 log = logging.getLogger(__name__)
 
 # what a run does when the rules cannot be loaded, given the error: fetch regardless (news is
 # stored unclassified, never lost) after telling someone
-OnBrokenRules = Callable[[RuleFileError], None]
+OnBrokenRules = Callable[["RuleFileError"], None]
 
 
 def classifier_of(app: Tracker, on_broken_rules: OnBrokenRules | None) -> Classifier | None:
     """The tracker's classifier; with broken rules, None after `on_broken_rules` was told (without
     it, the RuleFileError is raised)."""
+    from tracker.yamlfile import RuleFileError
+
     try:
         return app.classifier
     except RuleFileError as exc:
@@ -42,6 +48,27 @@ def classifier_of(app: Tracker, on_broken_rules: OnBrokenRules | None) -> Classi
             raise
         on_broken_rules(exc)
         return None
+
+
+class OnDemand:
+    """The tracker's classifier, loaded when the first stored document needs it: a fetch that
+    finds nothing new (the common cron run) never reads, compiles or even imports the rules.
+    Broken rules are found then: `on_broken_rules` is told once (without it, the RuleFileError is
+    raised), and the documents stay marked unclassified, so the first fetch after the rules are
+    mended classifies them. Safe to share between the threads of a fetch."""
+
+    def __init__(self, app: Tracker, on_broken_rules: OnBrokenRules | None) -> None:
+        self.app = app
+        self.on_broken_rules = on_broken_rules
+        self.broken = False  # the rules were needed and could not be loaded
+        self._lock = threading.Lock()
+
+    def classify_many(self, store: Store, doc_ids: Iterable[int]) -> list[PatternTimeout]:
+        """Classify these documents (`Classifier.classify_many`); with broken rules, none."""
+        with self._lock:  # one thread loads; the others wait for it rather than load again
+            classifier = None if self.broken else classifier_of(self.app, self.on_broken_rules)
+            self.broken = classifier is None
+        return [] if classifier is None else classifier.classify_many(store, doc_ids)
 
 
 def fetch(
@@ -56,15 +83,17 @@ def fetch(
     on_broken_rules: OnBrokenRules | None = None,
 ) -> list[RunStats]:
     """Run the named sources (else every enabled one) through the whole pipeline and return what
-    each did. A failing source is recorded as failed and never stops the others. With `classify`
-    false, or broken rules and `on_broken_rules` given, documents are stored unclassified (the
-    next run that classifies catches them up) and no alerts are made."""
+    each did. A failing source is recorded as failed and never stops the others. The rules are
+    loaded only if a document needs classifying (`OnDemand`). With `classify` false, or broken
+    rules and `on_broken_rules` given, documents are stored unclassified (with broken rules, the
+    next run that loads them catches up; without `classify`, `tracker reclassify` does) and no
+    alerts are made."""
     app = Tracker.of(app)
-    classifier = classifier_of(app, on_broken_rules) if classify else None
+    classifier = OnDemand(app, on_broken_rules) if classify else None
     results = stage.fetch(
         app.config, names, mode=mode, until=until, progress=progress, stop=stop, classifier=classifier
     )
-    if classifier is not None:
+    if classifier is not None and not classifier.broken:
         with app.store() as store:
             sync_alerts(store, app.config, datetime.now(UTC))
     return results

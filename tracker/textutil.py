@@ -11,14 +11,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
-
-from bs4 import BeautifulSoup, Tag
-from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction
-from charset_normalizer import from_bytes
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from tracker.errors import ParseError
 from tracker.safe import web_url as web_url  # where the sources have always found it
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup, Tag
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +76,25 @@ def decode_bytes(content: bytes, content_type: str | None = None) -> str:
             return content.decode(enc)
         except (UnicodeDecodeError, LookupError):
             continue
+    from charset_normalizer import from_bytes  # deferred: the fallback of a fallback
+
     best = from_bytes(content).best()
     if best is not None and best.encoding:
         return content.decode(_codec(best.encoding) or best.encoding, errors="replace")
     return content.decode("utf-8", errors="replace")
 
 
+def is_tag(node: object) -> TypeGuard[Tag]:
+    """True when `node` is an element (bs4's Tag), not text, a comment or None."""
+    from bs4 import Tag
+
+    return isinstance(node, Tag)
+
+
 def soup(html: str) -> BeautifulSoup:
     """Parse already-decoded HTML (never bytes: lxml drops GBK pages it cannot decode)."""
+    from bs4 import BeautifulSoup  # deferred, like every bs4 import: a re-poll parses nothing
+
     return BeautifulSoup(html, PARSER)
 
 
@@ -129,6 +139,9 @@ def element_text(node: Tag | None) -> str:
     """Readable text of an element: one line per block element, spaces collapsed, blank lines dropped."""
     if node is None:
         return ""
+    from bs4 import Tag
+    from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction
+
     parts: list[str] = []
     # an explicit stack, not recursion: a page nested 100,000 elements deep is still only a page
     stack: list[object] = list(reversed(list(node.children)))
@@ -154,7 +167,7 @@ def element_text(node: Tag | None) -> str:
 def html_fragment_text(html: str) -> str:
     """Text of an HTML fragment (a feed item's body)."""
     node = soup(f"<div>{html}</div>").find("div")
-    return element_text(node if isinstance(node, Tag) else None)
+    return element_text(node if is_tag(node) else None)
 
 
 def collapse(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
@@ -93,6 +94,7 @@ class SourceKind(Generic[SettingsT]):
         self.name = config.name
         self.stop: threading.Event | None = None  # set by the runner to stop between documents
         self.to_classify: list[int] = []  # documents to classify once the storing transaction ends
+        self.marked = 0  # how many of them are marked unclassified in the database
         self.notes: list[str] = []  # for the run's notes: worth knowing, not a failure
         self.listed = 0  # items found on the first list page (mode "check")
         self.check_items = 3  # how many of them mode "check" follows
@@ -200,8 +202,9 @@ class SourceKind(Generic[SettingsT]):
             self.after_store(doc, doc_id, outcome)
             if self.on_saved is not None and (outcome != "unchanged" or dated):
                 self.to_classify.append(doc_id)
-            for pending in self.to_classify:
+            for pending in self.to_classify[self.marked :]:  # after_store may have added some
                 self.store.mark_unclassified(pending)
+        self.marked = len(self.to_classify)  # marked, and committed (or in the page's transaction)
         if not self.deferring:
             self.classify_pending()
         return outcome, doc_id
@@ -209,7 +212,7 @@ class SourceKind(Generic[SettingsT]):
     def classify_pending(self) -> None:
         """Classify the documents this kind stored (or asked for again); a rule that runs out of
         time leaves its document unclassified, with a note naming the rule."""
-        todo, self.to_classify = self.to_classify, []
+        todo, self.to_classify, self.marked = self.to_classify, [], 0
         if self.on_saved is None or not todo:
             return
         for exc in self.on_saved.classify_many(self.store, todo):
@@ -223,6 +226,10 @@ class ListSource(SourceKind[SettingsT]):
     `fetch` reads the first page with a conditional GET and goes on to older pages only while every
     item on a page was new (up to `max_pages`); `backfill` walks on to the end, or to `until`. A walk
     ends at a next-page link to a page already read in the run (or to a copy of one)."""
+
+    # True for kinds whose `fetch_document` makes no request for an item that carries its
+    # document and need not be followed (a feed entry): such a page is stored in one transaction
+    entries_hold_documents: ClassVar[bool] = False
 
     def __init__(self, config: SourceConfig, http: HttpClient | None, store: Store):
         super().__init__(config, http, store)
@@ -366,8 +373,15 @@ class ListSource(SourceKind[SettingsT]):
         """Store a page's items; their classification follows in one transaction for the page
         (the documents are marked unclassified until then, so a crash loses no classification)."""
         self.deferring = True
+        # a page whose items all carry their documents is stored in one transaction (each item
+        # in a savepoint of it, so one refused item loses only itself): one commit, not one per
+        # item; a page that needs requests commits item by item, holding no lock over the network
+        whole = self.entries_hold_documents and all(
+            i.document is not None and not i.follow for i in page.items
+        )
         try:
-            return self._store_page(page, stats, mode=mode, until=until)
+            with self.store.write() if whole else nullcontext():
+                return self._store_page(page, stats, mode=mode, until=until)
         finally:
             self.deferring = False
             if not (self.stop is not None and self.stop.is_set()):

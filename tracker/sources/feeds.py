@@ -11,9 +11,6 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-import feedparser
-from bs4 import Tag
-
 from tracker.errors import ConfigError, ParseError
 from tracker.http import Response
 from tracker.models import Document, guid_key, sha256
@@ -24,6 +21,7 @@ from tracker.textutil import (
     decode_bytes,
     element_text,
     html_fragment_text,
+    is_tag,
     issue_date,
     parse_feed_date,
     presidential_key,
@@ -64,9 +62,20 @@ class FeedSource(ListSource[FeedSettingsT]):
     page. No kind of its own: `rss` and `wordpress-rss` are built on it."""
 
     language = ""
+    entries_hold_documents = True  # an entry is fetched only when it must be followed
 
     def parse_page(self, resp: Response, url: str, page_no: int) -> Page:
-        parsed = feedparser.parse(resp.content, response_headers={"content-type": resp.content_type or ""})
+        import feedparser  # deferred: a re-poll answered 304 parses nothing
+
+        # no sanitising and no link rewriting by feedparser: bodies become plain text here
+        # (html_fragment_text drops scripts, styles and markup) and are always escaped on output,
+        # so both were work thrown away (a third of the parse)
+        parsed = feedparser.parse(
+            resp.content,
+            response_headers={"content-type": resp.content_type or ""},
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
         if not parsed.entries:
             if parsed.bozo:
                 reason = getattr(parsed, "bozo_exception", None) or "not a feed"
@@ -138,7 +147,7 @@ class FeedSource(ListSource[FeedSettingsT]):
         if not self.settings.drop_selector:
             return self.clean_body(html_fragment_text(body_html), title)
         node = soup(f"<div>{body_html}</div>").find("div")
-        if not isinstance(node, Tag):
+        if not is_tag(node):
             return ""
         for junk in node.select(self.settings.drop_selector):
             junk.decompose()

@@ -7,10 +7,6 @@ from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urldefrag
 
-import soupsieve
-from bs4 import Tag
-from soupsieve import SelectorSyntaxError
-
 from tracker import patterns
 from tracker.errors import ConfigError, LayoutChangedError, ParseError, PatternTimeout
 from tracker.http import Response
@@ -18,7 +14,7 @@ from tracker.models import Document, sha256
 from tracker.patterns import Pattern
 from tracker.settings import KindSettings, SourceConfig
 from tracker.sources.base import Item, ListSource, Page
-from tracker.textutil import collapse, decode_bytes, element_text, find_date, soup, web_url
+from tracker.textutil import collapse, decode_bytes, element_text, find_date, is_tag, soup, web_url
 
 NOT_A_NOTICE = "html-list item(s) rejected: no link to this site's pages (navigation, a cookie banner?)"
 UNDATED = "html-list item(s) rejected: no element where the `date` selector points"
@@ -69,12 +65,14 @@ class HtmlListSource(ListSource[HtmlListSettings]):
             raise ConfigError(
                 "kind 'html-list' needs an 'item' CSS selector", file=file, key=f"{prefix}.item"
             )
+        import soupsieve  # deferred: only a configured html-list source needs it
+
         for key in ("item", "title", "link", "date", "next", "body"):
             value = getattr(s, key)
             if value:
                 try:
                     soupsieve.compile(value)
-                except SelectorSyntaxError as exc:
+                except soupsieve.SelectorSyntaxError as exc:
                     raise ConfigError(
                         f"invalid CSS selector {value!r}: {str(exc).splitlines()[0]}",
                         file=file,
@@ -112,11 +110,11 @@ class HtmlListSource(ListSource[HtmlListSettings]):
         undated = 0
         for node in nodes:
             link_node = node.select_one(s.link) if s.link else node
-            href = link_node.get("href") if isinstance(link_node, Tag) else None
+            href = link_node.get("href") if is_tag(link_node) else None
             title_node = node.select_one(s.title) if s.title else node
             title = (
                 collapse(str(title_node.get("title") or "") or title_node.get_text(" "))
-                if isinstance(title_node, Tag)
+                if is_tag(title_node)
                 else ""
             )
             link = self._notice_link(str(href or ""), url)
@@ -131,7 +129,7 @@ class HtmlListSource(ListSource[HtmlListSettings]):
                 self.warn(UNDATED, repr(title[:60]))
                 undated += 1
                 continue
-            published = find_date(date_node.get_text(" "), issue=True) if isinstance(date_node, Tag) else None
+            published = find_date(date_node.get_text(" "), issue=True) if is_tag(date_node) else None
             item = Item(url=link, title=title, published=published)
             if not s.body:
                 item.document = self._document(link, title, "", published, repr((title, published)).encode())
@@ -151,7 +149,7 @@ class HtmlListSource(ListSource[HtmlListSettings]):
         nxt = None
         if s.next:
             a = page.select_one(s.next)
-            if isinstance(a, Tag) and a.get("href"):
+            if is_tag(a) and a.get("href"):
                 nxt = web_url(str(a["href"]), url)
         return Page(items=items, next_url=nxt)
 

@@ -11,8 +11,6 @@ from datetime import date
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urljoin
 
-from bs4 import BeautifulSoup, Tag
-
 from tracker.errors import ConfigError, FetchError, InputError, LayoutChangedError, ParseError
 from tracker.http import Response
 from tracker.models import Document, RunStats, sha256
@@ -23,6 +21,7 @@ from tracker.textutil import (
     decode_bytes,
     element_text,
     find_date,
+    is_tag,
     load_json,
     mofcom_number,
     soup,
@@ -30,6 +29,8 @@ from tracker.textutil import (
 )
 
 if TYPE_CHECKING:
+    from bs4 import BeautifulSoup, Tag
+
     from tracker.http import HttpClient
     from tracker.store import Store
 
@@ -175,7 +176,7 @@ class MofcomSource(ListSource[MofcomSettings]):
         seen: set[str] = set()
         for li in self._item_nodes(doc):
             a = li.find("a", href=True)
-            if not isinstance(a, Tag):
+            if not is_tag(a):
                 continue
             link = web_url(str(a["href"]), base)
             if link is None:
@@ -204,7 +205,7 @@ class MofcomSource(ListSource[MofcomSettings]):
             a = doc.select_one(self.settings.next_selector)
         else:
             a = next((x for x in doc.find_all("a", href=True) if "下一页" in x.get_text()), None)
-        if isinstance(a, Tag) and a.get("href"):
+        if is_tag(a) and a.get("href"):
             return web_url(str(a["href"]), url)  # javascript:void(0) on the last page: none
         return None
 
@@ -290,7 +291,7 @@ class MofcomSource(ListSource[MofcomSettings]):
 
 def _loader(page: BeautifulSoup, tag_id: str) -> Tag | None:
     """The CMS loader script that builds the list (lxml lowercases `queryData`)."""
-    scripts = [s for s in page.find_all("script") if isinstance(s, Tag) and s.get("querydata")]
+    scripts = [s for s in page.find_all("script") if is_tag(s) and s.get("querydata")]
     for script in scripts:
         if tag_id and _query_data(str(script.get("querydata"))).get("tagId") == tag_id:
             return script
@@ -345,7 +346,7 @@ def _html_from_api(text: str, url: str, size: int) -> tuple[str, int | None, int
         raise ParseError("JSON list response without data.html", url=url)
     pages = None
     pager = soup(html).select_one("[count]")
-    if isinstance(pager, Tag):
+    if is_tag(pager):
         count = _int(pager.get("count"))
         rows = _int(pager.get("rows")) or size
         if count is not None:
@@ -387,10 +388,10 @@ def _title(page: BeautifulSoup, selectors: str) -> str:
         if node is not None and collapse(node.get_text(" ")):
             return collapse(node.get_text(" "))
     meta = page.find("meta", attrs={"name": "ArticleTitle"})
-    if isinstance(meta, Tag) and meta.get("content"):
+    if is_tag(meta) and meta.get("content"):
         return collapse(str(meta["content"]))
     node = page.find("h1")
-    if isinstance(node, Tag) and collapse(node.get_text(" ")):
+    if is_tag(node) and collapse(node.get_text(" ")):
         return collapse(node.get_text(" "))
     if page.title and page.title.string:
         return re.sub(r"_(商务部|中华人民共和国商务部).*$", "", collapse(page.title.string))
@@ -400,7 +401,7 @@ def _title(page: BeautifulSoup, selectors: str) -> str:
 def _meta_date(page: BeautifulSoup) -> date | None:
     # PubDate is when the page went up; MakeTime (when it was generated) is never a date of issue
     meta = page.find("meta", attrs={"name": "PubDate"})
-    return find_date(str(meta.get("content")), issue=True) if isinstance(meta, Tag) else None
+    return find_date(str(meta.get("content")), issue=True) if is_tag(meta) else None
 
 
 def _top_line(page: BeautifulSoup) -> str:

@@ -9,8 +9,6 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from bs4 import BeautifulSoup
-
 from tracker.errors import ConfigError, LayoutChangedError, ParseError, SourceError
 from tracker.http import Response
 from tracker.models import Document, ListVersion, RunStats, sha256
@@ -20,6 +18,8 @@ from tracker.sources.federalregister import FederalRegisterSettings, FederalRegi
 from tracker.textutil import collapse, decode_bytes, element_text, find_date, soup
 
 if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
+
     from tracker.http import HttpClient
     from tracker.store import Store
 
