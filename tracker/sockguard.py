@@ -116,6 +116,8 @@ def guard_sockets(client: httpx.Client, deadline: Deadline) -> None:
     for transport in transports:
         if transport is None:  # a host that NO_PROXY excludes: the default transport serves it
             continue
+        if getattr(transport, "opens_sockets", True) is False:  # one that only refuses (tracker.http)
+            continue
         pool: Any = getattr(transport, "_pool", None)
         backend = getattr(pool, "_network_backend", None)
         if not isinstance(backend, httpcore.NetworkBackend):
