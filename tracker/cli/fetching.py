@@ -24,11 +24,12 @@ def _summary_line(s: RunStats) -> str:
 
 
 def _warn_broken_rules(exc: RuleFileError) -> None:
-    """With broken rules a fetch goes on: news is stored unclassified rather than lost, and
-    `tracker reclassify` classifies it once the rules are fixed."""
+    """With broken rules a fetch goes on: news is stored unclassified rather than lost, and the
+    first fetch after the rules are fixed classifies it (the rules are loaded only when a
+    document needs them, so a fetch that finds nothing new says nothing)."""
     click.echo(
-        f"warning: rules not loaded ({exc}); documents are stored unclassified: fix the rules "
-        "and run 'tracker reclassify'",
+        f"warning: rules not loaded ({exc}); new documents are stored unclassified: fix the rules "
+        "(tracker rules check); the next fetch classifies them",
         err=True,
     )
 
