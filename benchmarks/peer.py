@@ -7,7 +7,9 @@ and 200 html-list pages of 5 MOFCOM-style items. Every response carries an ETag 
 Last-Modified; a conditional GET gets 304 when If-None-Match matches, or, without
 If-None-Match, when If-Modified-Since is at or after Last-Modified (RFC 9110 §13.2.2; urlwatch
 sends its last-check time there). The server counts requests, 200s, 304s and new connections
-per client, told apart by User-Agent ("minerals-tracker/..." and "urlwatch/...").
+per client, told apart by User-Agent ("minerals-tracker/..." and "urlwatch/..."). It sends with
+TCP_NODELAY, as nginx does on keep-alive connections (without it, a body written after its head
+waited for the client's delayed ACK).
 
 Both tools run as command-line subprocesses of this Python, start-up included:
 
@@ -16,7 +18,9 @@ Both tools run as command-line subprocesses of this Python, start-up included:
     urlwatch  urlwatch --urls DIR/urls.yaml --config DIR/urlwatch.yaml --hooks DIR/hooks.py
               --cache DIR/cache.db  (no reporter: stdout off)
 
-and each figure alternates the tools run by run (the first tool of a run changes every run):
+with one bytecode cache for both (an installed tool has its bytecode compiled; the warm-up runs
+fill the cache), and each figure alternates the tools run by run (the first tool of a run changes
+every run):
 
   re-poll   the sources again, unchanged: one conditional GET each, all 304 (state kept from a
             first fetch and one re-poll made before the timed runs, as a cron job finds it)
