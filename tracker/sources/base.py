@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 KINDS: dict[str, type[SourceKind[KindSettings]]] = {}
+# Taken around the work of a page that needs no network (parsing it; storing and classifying a
+# page whose items carry their documents): the threads of a fetch overlap their requests, and take
+# turns at the CPU work that the GIL would serialise anyway. Without it, threads that each release
+# the GIL around every SQL statement handed it back and forth some 20,000 times on a cold fetch of
+# 200 feeds (0.2 s of 1.5 s). Never held across a request.
+CPU_TURN = threading.Lock()
 
 # a kind's own settings class; covariant, so that every kind is a SourceKind[KindSettings] in KINDS
 SettingsT = TypeVar("SettingsT", bound=KindSettings, covariant=True)
@@ -322,7 +328,7 @@ class ListSource(SourceKind[SettingsT]):
                 self.warn(PAGE_REPEATED, repr(url))
                 return
             bodies.add(body)
-            with refused_dates() as refused:
+            with CPU_TURN, refused_dates() as refused:
                 page = self.parse_page(resp, url, page_no)
             for raw in refused:
                 self.warn(REFUSED_DATE, f"{raw[:80]!r} on {url}")
@@ -332,7 +338,8 @@ class ListSource(SourceKind[SettingsT]):
                 page.items = page.items[: max(0, self.check_items - stats.items_seen)]
             elif not page.items and page_no == 1:
                 self._check_empty(url)
-            all_new, reached_until = self._store_items(page, stats, mode=mode, until=until)
+            with CPU_TURN if self._whole(page) else nullcontext():
+                all_new, reached_until = self._store_items(page, stats, mode=mode, until=until)
             if progress:
                 progress(self.name, page_no, stats)
             if page_no == 1 and not stats.item_errors:
@@ -376,9 +383,7 @@ class ListSource(SourceKind[SettingsT]):
         # a page whose items all carry their documents is stored in one transaction (each item
         # in a savepoint of it, so one refused item loses only itself): one commit, not one per
         # item; a page that needs requests commits item by item, holding no lock over the network
-        whole = self.entries_hold_documents and all(
-            i.document is not None and not i.follow for i in page.items
-        )
+        whole = self._whole(page)
         try:
             with self.store.write() if whole else nullcontext():
                 return self._store_page(page, stats, mode=mode, until=until)
@@ -386,6 +391,12 @@ class ListSource(SourceKind[SettingsT]):
             self.deferring = False
             if not (self.stop is not None and self.stop.is_set()):
                 self.classify_pending()
+
+    def _whole(self, page: Page) -> bool:
+        """True when storing `page` needs no request: every item carries its document."""
+        return self.entries_hold_documents and all(
+            i.document is not None and not i.follow for i in page.items
+        )
 
     def _store_page(self, page: Page, stats: RunStats, *, mode: str, until: date | None) -> tuple[bool, bool]:
         all_new = True
