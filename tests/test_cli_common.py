@@ -128,11 +128,12 @@ def test_check_and_sources_work_without_a_database_and_create_none(tmp_path: Pat
     assert table.exit_code == 0
     assert table.stderr == "note: none.db: no database yet: no source has run (fetch creates it)\n"
     lines = table.stdout.splitlines()
-    assert lines[0].startswith("source") and len(lines) == 5  # every configured source
-    assert lines[1].split()[:3] == ["mofcom", "mofcom", "never"]
-    assert all(line.split()[2] in ("never", "disabled") for line in lines[1:])
-    rows = json.loads(invoke("--config", cfg, "--db", "none.db", "sources", "--json").stdout)
-    assert {r["name"]: (r["last_success"], r["documents"]) for r in rows}["mofcom"] == (None, 0)
+    rows = [line for line in lines[1:] if not line.startswith(" ")]  # each description is indented below
+    assert lines[0].startswith("source") and len(rows) == 8  # every configured source, built-in ones too
+    assert rows[0].split()[:3] == ["mofcom", "mofcom", "never"]
+    assert all(row.split()[2] in ("never", "disabled") for row in rows)
+    report = json.loads(invoke("--config", cfg, "--db", "none.db", "sources", "--json").stdout)
+    assert {r["name"]: (r["last_success"], r["documents"]) for r in report}["mofcom"] == (None, 0)
     assert invoke("--db", "none.db", "rules", "check").exit_code == 0
     assert files(tmp_path) == {"site.toml"}
 

@@ -13,6 +13,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from tracker import rulefile, yamlfile
+from tracker.config import load_config
 from tracker.cli import cli
 from tracker.rulefile import check_rules, load_rules, run_tests
 from tracker.rules import DocView, default_rules_dir
@@ -334,7 +335,7 @@ def test_unknown_key_also_names_the_missing_required_key(tmp_path: Path) -> None
 
 # --- `sources:` names configured sources --------------------------------------------------------
 
-CONFIGURED = ["federalregister", "mofcom", "usgs", "whitehouse"]  # the built-in sources
+CONFIGURED = sorted(load_config(None, use_user_config=False).sources)  # the built-in sources
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 # shape, read in this module alone
 TomlTable = dict[str, Any]
 PathArg = str | os.PathLike[str]
+MAX_DESCRIPTION = 200  # characters of a source's `description`, the line `tracker sources` shows
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
@@ -241,12 +242,19 @@ def _source_urls(raw: TomlTable, file: str, prefix: str) -> tuple[str, ...]:
 
 
 def _check_source(sc: SourceConfig, file: str, prefix: str) -> None:
-    """The shared keys of a source within their limits: numbers, its User-Agent, its allowed hosts."""
+    """The shared keys of a source within their limits: numbers, its User-Agent, its description,
+    its allowed hosts."""
     for key, limits in SOURCE_LIMITS.items():
         if getattr(sc, key) is not None:
             _check_limits(getattr(sc, key), limits, file, f"{prefix}.{key}")
     if sc.user_agent is not None:
         _check_header_value(sc.user_agent, file, f"{prefix}.user_agent")
+    if not sc.description.isprintable() or len(sc.description) > MAX_DESCRIPTION:
+        raise ConfigError(
+            f"must be one line of at most {MAX_DESCRIPTION} printable characters",
+            file=file,
+            key=f"{prefix}.description",
+        )
     for entry in sc.allowed_hosts:
         _check_allowed_host(entry, file, f"{prefix}.allowed_hosts")
 

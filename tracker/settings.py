@@ -74,6 +74,7 @@ class SourceConfig:
     language: str | None = None
     allowed_hosts: tuple[str, ...] = ()
     user_agent: str | None = None  # this source's own User-Agent (a site that refuses the default)
+    description: str = ""  # one line that `tracker sources` prints under the source
     settings: KindSettings = field(default_factory=KindSettings)  # of the kind's own Settings class
 
     @property

@@ -180,8 +180,10 @@ def _check_lines(r: SourceCheck) -> list[str]:
 @wide_option
 @click.pass_obj
 def sources(obj: Context, as_json: bool, kinds: bool, wide: bool) -> None:
-    """Each source's health: last success, last error, failures in a row, items, documents. Without
-    a database yet, every configured source is listed as never run (and no database is created).
+    """Each source's health: last success, last error, failures in a row, items, documents, and
+    under it the line that describes it (its `description`). Disabled sources are listed too, so
+    the built-in ones that are off show what `enabled = true` would add. Without a database yet,
+    every configured source is listed as never run (and no database is created).
 
     Example: tracker sources --json
     """
@@ -192,6 +194,8 @@ def sources(obj: Context, as_json: bool, kinds: bool, wide: bool) -> None:
     from tracker.store import source_health
 
     rows = source_report(obj.config)
+    for r in rows:
+        r["description"] = obj.config.sources[r["name"]].description
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -215,6 +219,8 @@ def sources(obj: Context, as_json: bool, kinds: bool, wide: bool) -> None:
             f" ({r['texts_pending']} full texts pending)" if r["texts_pending"] else ""
         )
         click.echo(last_cell(terminal(head), terminal(error), columns).rstrip())
+        if r["description"]:
+            click.echo(last_cell("  ", terminal(r["description"]), columns))
 
 
 def _print_kinds() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -48,9 +48,12 @@ class FeedSettings(KindSettings):
 class RssSettings(FeedSettings):
     """A feed's settings, and `authority`: whose items they are (default: the source's name). A
     guid that is not an absolute URL ('123') identifies an item only within its authority: two
-    feeds' item '123' are two documents unless both sources name the same `authority`."""
+    feeds' item '123' are two documents unless both sources name the same `authority`. With
+    `timezone`, an item's timestamp is read as a day in that zone (a feed that writes UTC dates a
+    Tokyo release of 08:00 on the day before); without it, the day as the feed writes it."""
 
     authority: str = ""
+    timezone: str = ""  # the publisher's zone, e.g. "Asia/Tokyo": items are dated by their day there
 
 
 FeedSettingsT = TypeVar("FeedSettingsT", bound=FeedSettings, covariant=True)
@@ -200,9 +203,17 @@ class RssSource(FeedSource[RssSettings]):
     Settings = RssSettings
     language = ""
 
+    @classmethod
+    def validate(cls, config: SourceConfig, file: str) -> None:
+        _check_timezone(cls.settings_of(config).timezone, config, file)
+
     def number_scope(self) -> str | None:
         """A generic feed's '123' is only its own, or its `authority`'s."""
         return self.settings.authority.strip() or self.name
+
+    def finish_item(self, doc: Document, entry: Any) -> None:
+        local = _local_date(entry.get("published") or entry.get("updated"), self.settings.timezone)
+        doc.published = local or doc.published
 
 
 @dataclass(frozen=True)
@@ -232,9 +243,7 @@ class WordPressRssSource(FeedSource[WordPressSettings]):
 
     @classmethod
     def validate(cls, config: SourceConfig, file: str) -> None:
-        tz = cls.settings_of(config).timezone
-        if tz and not known_timezone(tz):
-            raise ConfigError(f"unknown time zone {tz!r}", file=file, key=f"sources.{config.name}.timezone")
+        _check_timezone(cls.settings_of(config).timezone, config, file)
 
     def clean_body(self, text: str, title: str) -> str:
         text = _WP_FOOTER.sub("", text).strip()
@@ -257,11 +266,28 @@ class WordPressRssSource(FeedSource[WordPressSettings]):
             doc.keys.append(presidential_key(doc.title, doc.published))
 
 
+def _check_timezone(tz: str, config: SourceConfig, file: str) -> None:
+    if tz and not known_timezone(tz):
+        raise ConfigError(f"unknown time zone {tz!r}", file=file, key=f"sources.{config.name}.timezone")
+
+
 def _local_date(raw: str | None, tz: str) -> date | None:
-    """The date of a feed timestamp in the zone `tz` (None when either is missing or unreadable)."""
+    """The date of a feed timestamp (RFC 822, or ISO 8601 as Atom writes it) in the zone `tz`; None
+    when either is missing or unreadable, or the timestamp gives no offset to convert from."""
     if not raw or not tz:
         return None
     try:
-        return issue_date(parsedate_to_datetime(raw).astimezone(ZoneInfo(tz)).date(), raw)
+        stamp = parsedate_to_datetime(raw)
+        if stamp.tzinfo is None:  # RFC 822 "-0000": UTC, the sender's zone unknown
+            stamp = stamp.replace(tzinfo=UTC)
     except (TypeError, ValueError, IndexError, OverflowError):
+        try:
+            stamp = datetime.fromisoformat(raw.strip())
+        except ValueError:
+            return None
+        if stamp.tzinfo is None:
+            return None
+    try:
+        return issue_date(stamp.astimezone(ZoneInfo(tz)).date(), raw)
+    except (ValueError, OverflowError):
         return None
