@@ -34,6 +34,7 @@ from tracker.errors import FetchError
 from tracker.http import HttpClient
 from tracker.pipeline import fetch
 from tracker.settings import SourceConfig, url_origin
+from tracker.store import Run, Store
 
 Handler = Callable[[socket.socket, threading.Event], None]
 BUILT_INS = "".join(
@@ -174,6 +175,45 @@ def test_sigterm_stops_tracker_fetch_in_the_middle_of_a_trickled_answer(
     assert took < 10, f"exited {took:.1f} s after SIGTERM"  # generous: the wait was minutes
     assert "interrupted" in err and "Traceback" not in err
     assert last_run(db_path, "slow").status == "interrupted"
+
+
+def runs(db_path: Path, source: str) -> list[Run]:
+    with Store(db_path) as store:
+        return store.runs(source)
+
+
+def test_sigkill_mid_fetch_loses_no_committed_document_and_the_next_fetch_resumes(
+    raw_servers: Callable[[Handler], RawServer], httpserver: HTTPServer, tmp_path: Path, db_path: Path
+) -> None:
+    """WAL with synchronous NORMAL: a commit is not flushed by itself, yet a killed process loses
+    nothing committed (only a power cut could), and the file stays whole."""
+    slow = raw_servers(TRICKLES["headers"])
+    cfg = write_config(
+        tmp_path,
+        db_path,
+        f'[sources.slow]\nkind = "rss"\nurl = "{slow.url("/feed/")}"\n'
+        f'[sources.healthy]\nkind = "rss"\nurl = "{healthy_feed(httpserver)}"\n',
+        "timeout = 600.0\nretries = 0\n",
+    )
+    proc = tracker_process(cfg, "fetch")
+    wait_for(lambda: slow.connections > 0 and db_path.exists() and len(documents(db_path)) == 2, proc)
+    proc.kill()  # SIGKILL: no handler runs, nothing is flushed on the way out
+    proc.communicate()
+
+    with Store(db_path) as store:
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert sorted(d["title"] for d in documents(db_path)) == ["Healthy one", "Healthy two"]
+    assert last_run(db_path, "slow").status == "running"  # as the crash left it
+
+    httpserver.expect_request("/slow/feed/").respond_with_data(
+        rss([("s-1", "Slow one")]), content_type=FEED_TYPE
+    )
+    sources = {"healthy": healthy_feed(httpserver), "slow": url(httpserver, "/slow/feed/")}
+    fetch(make_config(db_path, sources={n: {"kind": "rss", "url": u} for n, u in sources.items()}))
+    assert [r.status for r in runs(db_path, "slow")] == ["ok", "interrupted"]  # the crash's run closed
+    assert sorted(d["title"] for d in documents(db_path)) == ["Healthy one", "Healthy two", "Slow one"]
 
 
 # --- 2. the size bound holds while decoding, for any stack of encodings --------------------------
