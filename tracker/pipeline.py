@@ -83,12 +83,15 @@ def fetch(
     on_broken_rules: OnBrokenRules | None = None,
 ) -> list[RunStats]:
     """Run the named sources (else every enabled one) through the whole pipeline and return what
-    each did. A failing source is recorded as failed and never stops the others. The rules are
-    loaded only if a document needs classifying (`OnDemand`). With `classify` false, or broken
+    each did. A failing source is recorded as failed and never stops the others. With
+    `on_broken_rules`, the rules are loaded only if a document needs classifying (`OnDemand`);
+    without it, first, so that a RuleFileError reaches the caller. With `classify` false, or broken
     rules and `on_broken_rules` given, documents are stored unclassified (with broken rules, the
     next run that loads them catches up; without `classify`, `tracker reclassify` does) and no
     alerts are made."""
     app = Tracker.of(app)
+    if classify and on_broken_rules is None:
+        classifier_of(app, None)  # a RuleFileError is the caller's: raised here, not in a worker
     classifier = OnDemand(app, on_broken_rules) if classify else None
     results = stage.fetch(
         app.config, names, mode=mode, until=until, progress=progress, stop=stop, classifier=classifier

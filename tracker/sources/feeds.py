@@ -102,7 +102,10 @@ class FeedSource(ListSource[FeedSettingsT]):
         # an entry without a link is at its guid when that is a web address, else in the feed
         url = link or web_url(guid) or f"{feed_url.split('#')[0]}#{quote(guid, safe='')}"
         link = link or ""
-        title = collapse(entry.get("title", ""))
+        title = entry.get("title", "")
+        if (entry.get("title_detail") or {}).get("type") in _HTML_TYPES:  # Atom type="html"/"xhtml"
+            title = html_fragment_text(title)  # its text: feedparser leaves the markup (no sanitising)
+        title = collapse(title)
         body_html = ""
         if entry.get("content"):
             body_html = entry["content"][0].get("value", "")
@@ -264,6 +267,9 @@ class WordPressRssSource(FeedSource[WordPressSettings]):
             doc.published = signed
         if doc.published is not None:
             doc.keys.append(presidential_key(doc.title, doc.published))
+
+
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
 def _check_timezone(tz: str, config: SourceConfig, file: str) -> None:
