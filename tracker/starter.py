@@ -159,6 +159,8 @@ def _sources(off: str, config: Config) -> list[str]:
         "# `tracker check --source NAME` reads a source's first page and stores nothing.",
     ]
     for name, source in config.sources.items():
+        if source.description:
+            out.append(f"# {source.description}")
         out.append(f"{f'[sources.{name}]':<{COLUMN}}# kind {_toml(source.kind)}")
         out += _entry(off, "sources.urls", list(source.urls))
         out += _entry(off, "sources.interval", _interval(source.interval))
