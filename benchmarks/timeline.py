@@ -20,10 +20,31 @@ It then times, each over 40 varied parameter sets after one warm-up call:
   status           `state.status(as_of=day, minerals=[m])`, read from the stored intervals
                    (`measure_states`, computed once after the build as the tracker keeps them)
 
-beside the same questions asked with plain SQL that cannot use an index (`NOT INDEXED`, JSON
-text matched with LIKE, documents scanned with LIKE instead of the full-text index), in the same
-run. It prints p50 and p95 latency, rows returned, whether both give the same answer, the query
-plans, the database size and the peak RSS. Memory is measured in fresh processes that stream every
+beside the baseline: the same question as the plain SQL a developer would write against this
+schema, with the indexes it has and nothing forced (no `NOT INDEXED`, no `INDEXED BY`, no
+`CROSS JOIN`); SQLite's planner chooses, and its plans are printed:
+
+  mineral          SELECT e.id FROM events e JOIN event_minerals m ON m.event_id = e.id
+                   WHERE m.mineral = ? [AND e.announced BETWEEN ? AND ?]
+                   ORDER BY e.announced DESC, e.id DESC [LIMIT 50]
+  jurisdiction     SELECT e.id FROM events e WHERE e.jurisdiction = ? AND e.action = ?
+  + action         ORDER BY e.announced DESC, e.id DESC LIMIT 50
+  search           SELECT DISTINCT e.id, e.announced FROM documents_fts JOIN event_drafts x
+                   ON x.document_id = documents_fts.rowid JOIN events e ON e.id = x.event_id
+                   WHERE documents_fts MATCH ? ORDER BY e.announced DESC, e.id DESC LIMIT 50
+                   (the words written as the index holds them, by `timeline.fts_query`)
+  status           derived from the events: the controls naming the mineral (through
+                   event_minerals) announced by the day, their suspensions, lifts and
+                   reinstatements (through event_refs), each control's state on the day computed
+                   by `state.state_on`, as the tracker did before it stored the intervals
+
+The events the plain SQL picks are then read as the tracker returns them (`timeline.by_ids`: the
+event, its documents and URLs; for a search, the passage of its first matching document), so the
+two differ only in how they find the events. Both answer each parameter set in turn, which goes
+first alternating, so neither has the page cache to itself; both get the same parameter sets
+(--plain-reps fewer for the baseline), one warm-up call each, and the same time budget. It
+prints p50 and p95 latency, rows returned, whether both give the same answer, the query plans,
+the database size and the peak RSS. Memory is measured in fresh processes that stream every
 event as JSON (`render.json_lines`) into /dev/null, run the broadest search to the end and call
 `status`, on this database and on one of a tenth of its events: the peak RSS must not grow with
 the number of events.
@@ -31,12 +52,13 @@ the number of events.
 Exits 1 with a FAIL line when a p95 misses its target (20 ms for the indexed filters, 100 ms for
 search) or memory grows with the events. Run from the repository root:
 
-    python benchmarks/timeline.py [--events N] [--db PATH] [--reps N] [--scan-reps N] [--budget S]
+    python benchmarks/timeline.py [--events N] [--db PATH] [--reps N] [--plain-reps N] [--budget S]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -74,7 +96,7 @@ from tracker.state import rebuild_all_states, state_on, status
 from tracker.store import Store
 from tracker.store.events import Control, Modifier
 from tracker.store.migrations import fts_text
-from tracker.timeline import fts_query, query
+from tracker.timeline import TimelineEvent, by_ids, fts_query, query, tidy_snippet
 from tracker.vocab import Vocabulary, load_vocabulary
 
 SEED = 20261123
@@ -624,29 +646,48 @@ class Timing:
         return statistics.quantiles(self.ms, n=20, method="inclusive")[18]
 
 
-def timed(fn: Callable[..., Any], params: Sequence[tuple[Any, ...]], budget_s: float) -> Timing:
-    """One warm-up call, then each parameter set once; `fn` returns (rows, answer). A query slower
-    than the budget runs on fewer parameter sets (at least 3), so a bad plan cannot stall the run."""
-    fn(*params[0])
-    out = Timing([], [], [])
-    start = time.perf_counter()
-    for p in params:
-        if len(out.ms) >= 3 and time.perf_counter() - start > budget_s:
-            break
-        t0 = time.perf_counter()
-        rows, answer = fn(*p)
-        out.ms.append((time.perf_counter() - t0) * 1000)
-        out.rows.append(rows)
-        out.answers.append(answer)
-    return out
+def timed_pair(
+    tracker_fn: Callable[..., Any],
+    plain_fn: Callable[..., Any] | None,
+    params: Sequence[tuple[Any, ...]],
+    plain_n: int,
+    budget_s: float,
+) -> tuple[Timing, Timing | None]:
+    """One warm-up call of each, then each parameter set in turn by the tracker's call and by the
+    plain query (on the first `plain_n` sets), which goes first alternating from one set to the
+    next; each returns (rows, answer). A side whose calls have taken more than the budget runs on
+    no more parameter sets (it has at least 3), so a bad plan cannot stall the run."""
+    sides: list[tuple[Callable[..., Any], Timing, int]] = [(tracker_fn, Timing([], [], []), len(params))]
+    if plain_fn is not None and plain_n > 0:
+        sides.append((plain_fn, Timing([], [], []), plain_n))
+    for fn, _, _ in sides:
+        fn(*params[0])
+    spent = [0.0] * len(sides)
+    for i, p in enumerate(params):
+        order = list(enumerate(sides))
+        if i % 2:
+            order.reverse()
+        for k, (fn, out, limit) in order:
+            if i >= limit or (len(out.ms) >= 3 and spent[k] > budget_s):
+                continue
+            t0 = time.perf_counter()
+            rows, answer = fn(*p)
+            ms = (time.perf_counter() - t0) * 1000
+            spent[k] += ms / 1000
+            out.ms.append(ms)
+            out.rows.append(rows)
+            out.answers.append(answer)
+    return sides[0][1], (sides[1][1] if len(sides) > 1 else None)
 
 
 ORDER = "ORDER BY e.announced DESC, e.id DESC"
 
 
-def scan_status(conn: sqlite3.Connection, day: str, mineral: str) -> list[Any]:
-    """`status` for one mineral with plain scans: the controls naming it, then their modifiers
-    (every suspension, lift and reinstatement read, only those naming one of the controls kept)."""
+def plain_status(conn: sqlite3.Connection, day: str, mineral: str) -> list[Any]:
+    """`status` for one mineral as a developer would derive it from the events, with the indexes
+    there are: the controls naming the mineral announced by the day (through event_minerals),
+    their suspensions, lifts and reinstatements (through event_refs), and each control's state on
+    the day from `state_on`."""
 
     def rows(cur: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
         cols = [d[0] for d in cur.description]
@@ -655,18 +696,23 @@ def scan_status(conn: sqlite3.Connection, day: str, mineral: str) -> list[Any]:
     controls = list(
         rows(
             conn.execute(
-                f"""SELECT * FROM events NOT INDEXED WHERE action IN {CONTROL_ACTIONS} AND announced <= ?
-                    AND minerals LIKE ? ORDER BY jurisdiction, announced, id""",
-                [day, f'%"{mineral}"%'],
+                f"""SELECT e.* FROM events e JOIN event_minerals m ON m.event_id = e.id
+                    WHERE m.mineral = ? AND e.action IN {CONTROL_ACTIONS} AND e.announced <= ?
+                    ORDER BY e.jurisdiction, e.announced, e.id""",
+                [mineral, day],
             )
         )
     )
-    wanted = {c["doc_number"] or c["id"] for c in controls}
+    wanted = sorted({c["doc_number"] or c["id"] for c in controls})
     mods: dict[str, list[dict[str, Any]]] = {}
-    for m in rows(conn.execute(f"SELECT * FROM events NOT INDEXED WHERE action IN {MODIFIER_ACTIONS}")):
-        for ref in json.loads(m["refers_to"]):
-            if ref in wanted:
-                mods.setdefault(ref, []).append(m)
+    for m in rows(
+        conn.execute(
+            f"""SELECT r.ref, e.* FROM event_refs r JOIN events e ON e.id = r.event_id
+                WHERE r.ref IN (SELECT value FROM json_each(?)) AND e.action IN {MODIFIER_ACTIONS}""",
+            [json.dumps(wanted, ensure_ascii=False)],
+        )
+    ):
+        mods.setdefault(m["ref"], []).append(m)
     out = []
     for c in controls:
         measure = c["doc_number"] or c["id"]
@@ -694,11 +740,11 @@ def scan_status(conn: sqlite3.Connection, day: str, mineral: str) -> list[Any]:
 
 @dataclass
 class Query:
-    """One kind of question: how the tracker answers it and how a plain scan does."""
+    """One kind of question: how the tracker answers it and how the plain SQL does."""
 
     name: str
     indexed: Callable[..., tuple[int, Any]]  # (rows, answer) for one parameter set
-    scan: Callable[..., tuple[int, Any]]
+    plain: Callable[..., tuple[int, Any]]
     params: list[tuple[Any, ...]]
     target: float | None
     plan: Callable[..., Any]  # runs the tracker's call once, for its query plans
@@ -708,12 +754,13 @@ class Query:
 class Row:
     name: str
     indexed: Timing
-    scan: Timing | None
+    plain: Timing | None
     target: float | None
     same: str = ""
     differ: list[tuple[Any, ...]] = field(default_factory=list)
     rss_mb: float = 0.0
     plans: list[tuple[str, list[str]]] = field(default_factory=list)
+    plain_plans: list[tuple[str, list[str]]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -773,30 +820,47 @@ def queries(store: Store, reps: int, seed: int) -> list[Query]:
         n = sum(1 for _ in rows)
         return n, n
 
+    def read(cursor: sqlite3.Cursor, search: str | None = None) -> list[TimelineEvent]:
+        """The events the plain SQL chose, in its order, read as the tracker returns them (the event,
+        its documents and URLs: `timeline.by_ids`); for a search, with the passage of the first
+        matching document of each, as the tracker shows it. The two sides then differ only in how
+        they find the events."""
+        chosen = [str(r[0]) for r in cursor]
+        found = by_ids(store, chosen)
+        events = [found[i] for i in chosen]
+        if search is not None:
+            match = fts_query(search)
+            for ev in events:
+                passage = next((s for d in ev.documents if (s := store.snippet(match, d)) is not None), None)
+                ev.snippet = tidy_snippet(passage) if passage is not None else None
+        return events
+
     def q_mineral(m: str, lo: date | None, hi: date | None, limit: int | None = 50) -> Any:
         return query(store, minerals=[m], since=lo, until=hi, limit=limit)
 
     def s_mineral(m: str, lo: date | None, hi: date | None, limit: str = "LIMIT 50") -> Any:
         dates = "AND e.announced BETWEEN ? AND ?" if lo and hi else ""
-        params = [f'%"{m}"%'] + ([lo.isoformat(), hi.isoformat()] if lo and hi else [])
-        sql = f"SELECT e.id FROM events e NOT INDEXED WHERE e.minerals LIKE ? {dates} {ORDER} {limit}"
+        params = [m] + ([lo.isoformat(), hi.isoformat()] if lo and hi else [])
+        sql = f"""SELECT e.id FROM events e JOIN event_minerals m ON m.event_id = e.id
+            WHERE m.mineral = ? {dates} {ORDER} {limit}"""
         return conn.execute(sql, params)
 
     def q_jur(j: str, a: str) -> Any:
         return query(store, jurisdictions=[j], actions=[a], limit=50)
 
     def s_jur(j: str, a: str) -> Any:
-        sql = f"SELECT e.id FROM events e NOT INDEXED WHERE e.jurisdiction = ? AND e.action = ? {ORDER} LIMIT 50"
+        sql = f"SELECT e.id FROM events e WHERE e.jurisdiction = ? AND e.action = ? {ORDER} LIMIT 50"
         return conn.execute(sql, [j, a])
 
     def q_search(word: str) -> Any:
         return query(store, search=word, limit=50)
 
     def s_search(word: str) -> Any:
-        # every document read: CROSS JOIN keeps documents the outer loop, then the event by its key
-        sql = f"""SELECT DISTINCT e.id, e.announced FROM documents d CROSS JOIN event_drafts x ON x.document_id = d.id
-            CROSS JOIN events e ON e.id = x.event_id WHERE d.title LIKE ?1 OR d.text LIKE ?1 {ORDER} LIMIT 50"""
-        return conn.execute(sql, [f"%{word}%"])
+        # the full-text index, the words written as it holds them (Han characters spaced)
+        sql = f"""SELECT DISTINCT e.id, e.announced FROM documents_fts
+            JOIN event_drafts x ON x.document_id = documents_fts.rowid JOIN events e ON e.id = x.event_id
+            WHERE documents_fts MATCH ? {ORDER} LIMIT 50"""
+        return conn.execute(sql, [fts_query(word)])
 
     def q_status(m: str, day: date) -> Any:
         return status(store, as_of=day, minerals=[m])
@@ -808,23 +872,23 @@ def queries(store: Store, reps: int, seed: int) -> list[Query]:
         Query(
             "mineral + 2 years, limit 50",
             lambda *p: ids(q_mineral(*p)),
-            lambda *p: ids_of(s_mineral(*p)),
+            lambda *p: ids(read(s_mineral(*p))),
             p_range,
             TARGET_FILTER_MS,
             q_mineral,
         ),
         Query(
             "mineral + 2 years, all streamed",
-            lambda *p: count(q_mineral(*p, limit=None)),
-            lambda *p: count(s_mineral(*p, limit="")),
+            lambda m, lo, hi: count(q_mineral(m, lo, hi, limit=None)),
+            lambda m, lo, hi: count(read(s_mineral(m, lo, hi, limit=""))),
             p_range,
             None,
-            lambda *p: q_mineral(*p, limit=None),
+            lambda m, lo, hi: q_mineral(m, lo, hi, limit=None),
         ),
         Query(
             "mineral, all 20 years, limit 50",
             lambda *p: ids(q_mineral(*p)),
-            lambda *p: ids_of(s_mineral(*p)),
+            lambda *p: ids(read(s_mineral(*p))),
             p_all,
             TARGET_FILTER_MS,
             q_mineral,
@@ -832,7 +896,7 @@ def queries(store: Store, reps: int, seed: int) -> list[Query]:
         Query(
             "jurisdiction + action, limit 50",
             lambda *p: ids(q_jur(*p)),
-            lambda *p: ids_of(s_jur(*p)),
+            lambda *p: ids(read(s_jur(*p))),
             p_jur,
             TARGET_FILTER_MS,
             q_jur,
@@ -840,7 +904,7 @@ def queries(store: Store, reps: int, seed: int) -> list[Query]:
         Query(
             "search English word, limit 50",
             lambda w: ids(q_search(w)),
-            lambda w: ids_of(s_search(w)),
+            lambda w: ids(read(s_search(w), w)),
             p_en,
             TARGET_SEARCH_MS,
             q_search,
@@ -848,7 +912,7 @@ def queries(store: Store, reps: int, seed: int) -> list[Query]:
         Query(
             "search Chinese word, limit 50",
             lambda w: ids(q_search(w)),
-            lambda w: ids_of(s_search(w)),
+            lambda w: ids(read(s_search(w), w)),
             p_zh,
             TARGET_SEARCH_MS,
             q_search,
@@ -856,7 +920,7 @@ def queries(store: Store, reps: int, seed: int) -> list[Query]:
         Query(
             "search common word/phrase, limit 50",
             lambda w: ids(q_search(w)),
-            lambda w: ids_of(s_search(w)),
+            lambda w: ids(read(s_search(w), w)),
             p_common,
             TARGET_SEARCH_MS,
             q_search,
@@ -864,7 +928,7 @@ def queries(store: Store, reps: int, seed: int) -> list[Query]:
         Query(
             "status on a day, one mineral",
             lambda m, d: status_answer(q_status(m, d)),
-            lambda m, d: (lambda r: (len(r), r))(scan_status(conn, d.isoformat(), m)),
+            lambda m, d: (lambda r: (len(r), r))(plain_status(conn, d.isoformat(), m)),
             p_status,
             TARGET_FILTER_MS,
             lambda m, d: [q_status(m, d)],
@@ -872,24 +936,19 @@ def queries(store: Store, reps: int, seed: int) -> list[Query]:
     ]
 
 
-def ids_of(cursor: sqlite3.Cursor) -> tuple[int, list[str]]:
-    got = [r[0] for r in cursor]
-    return len(got), got
-
-
-def measure(store: Store, qs: list[Query], scan_reps: int, budget_s: float) -> list[Row]:
+def measure(store: Store, qs: list[Query], plain_reps: int, budget_s: float) -> list[Row]:
     out = []
     for q in qs:
         print(f"  {q.name} ...", file=sys.stderr, flush=True)
-        indexed = timed(q.indexed, q.params, budget_s)
-        row = Row(q.name, indexed, None, q.target, rss_mb=peak_rss_mb())
-        if scan_reps:
-            row.scan = timed(q.scan, q.params[:scan_reps], budget_s)
-            pairs = list(zip(q.params, indexed.answers, row.scan.answers, strict=False))
+        indexed, plain = timed_pair(q.indexed, q.plain, q.params, plain_reps, budget_s)
+        row = Row(q.name, indexed, plain, q.target, rss_mb=peak_rss_mb())
+        if plain is not None:
+            pairs = list(zip(q.params, indexed.answers, plain.answers, strict=False))
             row.differ = [p for p, a, b in pairs if a != b]
             row.same = f"{len(pairs) - len(row.differ)}/{len(pairs)}"
         first = q.params[0]
-        row.plans = plans_of(store.db.conn, lambda q=q, p=first: list(q.plan(*p)))
+        row.plans = plans_of(store.db.conn, functools.partial(lambda q, p: list(q.plan(*p)), q, first))
+        row.plain_plans = plans_of(store.db.conn, functools.partial(q.plain, *first))
         out.append(row)
     return out
 
@@ -944,12 +1003,19 @@ def main(argv: list[str] | None = None) -> int:
         "on the next run; by default both are built in a temporary folder and deleted",
     )
     ap.add_argument("--reps", type=int, default=40, help="parameter sets per query (default 40)")
-    ap.add_argument("--scan-reps", type=int, default=5, help="parameter sets per full-scan query (default 5)")
+    ap.add_argument(
+        "--plain-reps",
+        "--scan-reps",
+        dest="plain_reps",
+        type=int,
+        help="parameter sets per query for the plain SQL baseline (default: as --reps)",
+    )
     ap.add_argument(
         "--budget",
         type=float,
         default=60.0,
-        help="seconds per query and per plain scan after which no more parameter sets are run (default 60)",
+        help="seconds per query, for each of the tracker and the baseline, after which no more "
+        "parameter sets are run (default 60)",
     )
     ap.add_argument("--seed", type=int, default=SEED, help="seed of the data and the query parameters")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -999,15 +1065,16 @@ def run(args: argparse.Namespace, path: Path, small: Path, small_n: int) -> int:
 
     store = Store(path)
     qs = queries(store, args.reps, args.seed)
-    rows = measure(store, qs, args.scan_reps, args.budget)
+    plain_reps = args.reps if args.plain_reps is None else args.plain_reps
+    rows = measure(store, qs, plain_reps, args.budget)
     hits = search_hits(store, qs)
     store.close()
     query_rss = peak_rss_mb()
 
     print(
         f"\n{args.events:,} events, {db_size_mb(path):,.0f} MB; up to {args.reps} parameter sets per query and "
-        f"{args.scan_reps} per plain scan (fewer past {args.budget:.0f} s), after one warm-up call each; "
-        "latency in ms:\n"
+        f"{plain_reps} for the plain SQL baseline (fewer past {args.budget:.0f} s each), after one warm-up "
+        "call each, the two taking turns to go first; latency in ms:\n"
     )
     print_table(
         (
@@ -1018,10 +1085,10 @@ def run(args: argparse.Namespace, path: Path, small: Path, small_n: int) -> int:
             "p95",
             "max",
             "target p95",
-            "scan runs",
-            "scan p50",
-            "scan p95",
-            "scan/indexed",
+            "plain runs",
+            "plain p50",
+            "plain p95",
+            "plain/tracker",
             "same answer",
             "peak RSS MB",
         ),
@@ -1030,14 +1097,14 @@ def run(args: argparse.Namespace, path: Path, small: Path, small_n: int) -> int:
                 r.name,
                 len(r.indexed.ms),
                 f"{statistics.median(r.indexed.rows):,.0f}",
-                f"{r.indexed.p50:,.1f}",
-                f"{r.indexed.p95:,.1f}",
-                f"{max(r.indexed.ms):,.1f}",
+                f"{r.indexed.p50:,.2f}",
+                f"{r.indexed.p95:,.2f}",
+                f"{max(r.indexed.ms):,.2f}",
                 (f"<{r.target:.0f}" + ("" if r.ok else " MISS")) if r.target else "-",
-                len(r.scan.ms) if r.scan else "-",
-                f"{r.scan.p50:,.0f}" if r.scan else "-",
-                f"{r.scan.p95:,.0f}" if r.scan else "-",
-                f"{r.scan.p50 / r.indexed.p50:,.1f}x" if r.scan else "-",
+                len(r.plain.ms) if r.plain else "-",
+                f"{r.plain.p50:,.2f}" if r.plain else "-",
+                f"{r.plain.p95:,.2f}" if r.plain else "-",
+                f"{r.plain.p50 / r.indexed.p50:,.1f}x" if r.plain else "-",
                 r.same or "-",
                 f"{r.rss_mb:,.0f}",
             )
@@ -1054,14 +1121,15 @@ def run(args: argparse.Namespace, path: Path, small: Path, small_n: int) -> int:
     for r in rows:
         if r.differ:
             shown = ", ".join(" ".join(str(x) for x in p) for p in r.differ[:3])
-            print(f"{r.name}: the plain scan answers differently for {shown}")
+            print(f"{r.name}: the plain SQL answers differently for {shown}")
     print("\nquery plans (first parameter set; per-event lookups shown once):")
     for r in rows:
-        print(f"  {r.name}:")
-        for sql, steps in r.plans:
-            print(f"    {sql}")
-            for step in steps:
-                print(f"      {step}")
+        for who, plans in (("tracker", r.plans), ("plain SQL", r.plain_plans)):
+            print(f"  {r.name}, {who}:")
+            for sql, steps in plans:
+                print(f"    {sql}")
+                for step in steps:
+                    print(f"      {step}")
 
     print("\nmemory: fresh processes, peak RSS (VmHWM) after opening the store and after the work:")
     broad = "稀土"
@@ -1119,7 +1187,7 @@ def run(args: argparse.Namespace, path: Path, small: Path, small_n: int) -> int:
         mem_rows,
     )
     print(
-        f"\npeak RSS of this process (the queries and the plain scans; builds and memory runs had their own "
+        f"\npeak RSS of this process (the tracker's queries and the plain SQL; builds and memory runs had their own "
         f"processes): {query_rss:.0f} MB"
     )
     for r in rows:

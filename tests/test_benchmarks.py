@@ -126,26 +126,122 @@ def test_peer_refuses_a_run_that_did_not_make_the_expected_requests(peer: Module
         peer.check("tracker", "repoll-rss", 20, polled, 1, log)
 
 
-def test_fetch_benchmark_runs(tmp_path: Path) -> None:
-    # fetch.py has no quick option; --no-serial skips its second (workers=1) comparison
-    result = run_benchmark(tmp_path, "fetch.py", "--no-serial")
+NUM = r"[\d,]+(?:\.\d+)?"
+
+
+def number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def table_row(stdout: str, pattern: str) -> re.Match[str]:
+    """The one line of `stdout` that matches `pattern` whole."""
+    found = [m for line in stdout.splitlines() if (m := re.fullmatch(pattern, line.strip()))]
+    assert len(found) == 1, f"{len(found)} lines match {pattern!r} in:\n{stdout}"
+    return found[0]
+
+
+def test_fetch_benchmark_times_the_command_line_alternating_worker_counts(tmp_path: Path) -> None:
+    result = run_benchmark(tmp_path, "fetch.py", "--quick")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "\nOK: pass 1 stored every document" in result.stdout
+    out = result.stdout
+    assert "`tracker --config DIR/tracker.toml --db DIR/tracker.db fetch` in a subprocess" in out
+    assert "workers 4 and 1, alternated; 2 runs" in out
+    expected = re.search(
+        r"pass 1 stores (\d+) documents with (\d+) requests; pass 2 makes (\d+) conditional", out
+    )
+    assert expected, out
+    docs, requests, sources = (int(x) for x in expected.groups())
+    assert (docs, requests, sources) == (81, 31, 11)  # --quick: 4 MOFCOM lists, 2 + 2 feeds, 2 FR, 1 USGS
+    for workers in (4, 1):
+        for label, want in (
+            ("1 first fetch", (requests, requests, docs, docs, 0)),
+            ("2 unchanged re-fetch", (sources, sources, 0, docs, sources)),
+        ):
+            row = table_row(
+                out,
+                rf"{workers}\s+{label}\s+(\d+)\s+({NUM}) / ({NUM}) / ({NUM})\s+(\d+)"
+                r"\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)",
+            )
+            runs, low, median, high, peak_mb = (number(x) for x in row.groups()[:5])
+            server, in_runs, per_s, new, in_db, not_modified, failed = (int(x) for x in row.groups()[5:])
+            assert runs == 2
+            assert 0 < low <= median <= high and peak_mb > 0 and per_s > 0
+            assert (server, in_runs, new, in_db, not_modified) == want
+            assert failed == 0
+    startup = table_row(
+        out, rf"-\s+start-up \(tracker --help\)\s+2\s+({NUM}) / ({NUM}) / ({NUM})\s+(\d+)[\s-]+"
+    )
+    assert all(number(x) > 0 for x in startup.groups())
+    assert "\nOK: in every run, pass 1 stored every document" in out
 
 
-def test_classify_benchmark_runs(tmp_path: Path) -> None:
-    # a speed-up target of 0: this checks that it runs and that engine and naive loop agree
-    result = run_benchmark(tmp_path, "classify.py", "--docs", "100", "--rules", "13", "--min-speedup", "0")
+def test_classify_benchmark_reports_the_speed_up_with_events_as_its_headline(tmp_path: Path) -> None:
+    # a speed-up target of 0: this checks what it reports, and that engine and naive loop agree
+    result = run_benchmark(tmp_path, "classify.py", "--quick", "--min-speedup", "0")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "\nOK: the engine and the naive loop agree on every document" in result.stdout
+    out = result.stdout
+    assert "200 documents" in out and "3 rounds of every pass" in out
+    real = re.search(r"^rules: the (\d+) of rules/ and up to (\d+) synthetic ones", out, re.M)
+    assert real and int(real[1]) + int(real[2]) == 50, out
+    counts = (int(real[1]), 50)  # the real rules alone, then with synthetic ones up to --quick's 50
+    headline = out.index("with events (the headline")
+    assert headline < out.index("deciding only (which rule fires")
+    for rules in counts:
+        row = table_row(
+            out,
+            rf"{rules}\s+(\d+)\s+(\d+)\s+({NUM})\s+({NUM})\s+({NUM})\s+({NUM})\s+({NUM})x"
+            rf"\s+({NUM})-({NUM})x\s+200/200",
+        )
+        keywords, _, classify, classify_mb, naive, naive_mb, speedup, low, high = map(number, row.groups())
+        assert keywords > 0 and classify > 0 and classify_mb > 0 and naive > 0 and naive_mb > 0
+        assert speedup > 0 and 0 < low <= high
+        decide = table_row(out, rf"{rules}\s+({NUM})\s+({NUM})\s+({NUM})\s+({NUM})x\s+200/200")
+        assert all(number(x) > 0 for x in decide.groups())
+    for family in ("mofcom", "wh-framework", "wh-action", "fr"):
+        for rules in counts:
+            row = table_row(out, rf"{family}\s+{rules}\s+({NUM})\s+({NUM})\s+({NUM})x")
+            assert all(number(x) > 0 for x in row.groups())
+    final = re.search(
+        rf"speed-up with events at 50 rules: ({NUM})x \(target 0x\); deciding only: ({NUM})x", out
+    )
+    assert final and all(number(x) > 0 for x in final.groups()), out
+    assert "\nOK: the engine and the naive loop pick the same rule and build the same drafts" in out
 
 
-def test_timeline_benchmark_runs(tmp_path: Path) -> None:
+TIMELINE_QUERIES = (
+    "mineral + 2 years, limit 50",
+    "mineral + 2 years, all streamed",
+    "mineral, all 20 years, limit 50",
+    "jurisdiction + action, limit 50",
+    "search English word, limit 50",
+    "search Chinese word, limit 50",
+    "search common word/phrase, limit 50",
+    "status on a day, one mineral",
+)
+
+
+def test_timeline_benchmark_compares_each_query_with_plain_sql(tmp_path: Path) -> None:
     result = run_benchmark(
-        tmp_path, "timeline.py", "--events", "10000", "--reps", "2", "--scan-reps", "1", "--budget", "5"
+        tmp_path, "timeline.py", "--events", "10000", "--reps", "2", "--plain-reps", "2", "--budget", "5"
     )
     # a missed latency target (exit 1) on a loaded machine is the benchmark's verdict, not a failure
     # of the script; a crash or an unfinished report is
     assert result.returncode in (0, 1) and "Traceback" not in result.stderr, result.stdout + result.stderr
-    assert re.search(r"^(OK|FAIL): ", result.stdout, re.M), result.stdout
-    assert "mineral + 2 years, limit 50" in result.stdout
+    out = result.stdout
+    assert re.search(r"^(OK|FAIL): ", out, re.M), out
+    for name in TIMELINE_QUERIES:
+        row = table_row(
+            out,
+            rf"{re.escape(name)}\s+2\s+({NUM})\s+({NUM})\s+({NUM})\s+({NUM})\s+(<\d+(?: MISS)?|-)"
+            rf"\s+2\s+({NUM})\s+({NUM})\s+({NUM})x\s+2/2\s+(\d+)",
+        )
+        rows, p50, p95, high, _, plain_p50, plain_p95, ratio, rss = row.groups()
+        assert number(rows) >= 0
+        assert 0 < number(p50) <= number(high) and 0 < number(p95) <= number(high)
+        assert number(plain_p50) > 0 and number(plain_p95) > 0 and number(ratio) > 0 and number(rss) > 0
+        # the baseline is plain SQL with the indexes the schema has: no index is forced away
+        assert f"  {name}, plain SQL:" in out
+    plain_plans = out[out.index("query plans") : out.index("\nmemory:")]
+    assert "NOT INDEXED" not in plain_plans and "CROSS JOIN" not in plain_plans
+    assert "JOIN event_minerals m ON m.event_id = e.id WHERE m.mineral = " in plain_plans
+    assert "FROM documents_fts JOIN event_drafts x" in plain_plans
