@@ -13,8 +13,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from tracker import rulefile, yamlfile
-from tracker.config import load_config
 from tracker.cli import cli
+from tracker.config import load_config
 from tracker.rulefile import check_rules, load_rules, run_tests
 from tracker.rules import DocView, default_rules_dir
 from tracker.vocab import _COUNTRY_KEYS, _ENTRY_KEYS
@@ -1135,6 +1135,8 @@ def test_the_rules_readme_documents_every_key_the_parser_accepts_and_no_other() 
         "emit": rulefile.EMIT_KEYS,
         "date": rulefile.DATE_KEYS,
         "refers_to": rulefile.REF_KEYS,
+        "amount": rulefile.AMOUNT_KEYS,
+        "recipient": rulefile.RECIPIENT_KEYS,
         "test": rulefile.TEST_KEYS,
         "expect": rulefile.EXPECT_KEYS,
         "mineral entry": _ENTRY_KEYS,

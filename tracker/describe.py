@@ -47,6 +47,8 @@ class Describer:
                 state=status.state if status else None,
                 since=status.since if status else None,
                 until=status.until if status else None,
+                amount=e.amount,
+                recipient=e.recipient,
             )
         ).strip()
 

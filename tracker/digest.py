@@ -100,6 +100,8 @@ class Entry:
     links: tuple[str, ...]
     changes: tuple[Change, ...]
     deadline: Ahead | None
+    amount: str | None = None  # of a funding event: 'USD 35 million'
+    recipient: str | None = None  # whom the money goes to
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,8 @@ def _entry(store: Store, app: Tracker, alert: Alert, event: StoredEvent) -> Entr
         links=tuple(u for u in store.event_links(event.id) if http_url(u)),
         changes=tuple(Change(k, v[0], v[1]) for k, v in changes.items()),
         deadline=_alert_deadline(alert, event),
+        amount=event.amount,
+        recipient=event.recipient,
     )
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from tracker.codes import CONTROL_ACTIONS, severity_rank
+from tracker.codes import CONTROL_ACTIONS, MODIFIER_ACTIONS, severity_rank
 from tracker.errors import PatternTimeout
 from tracker.models import SCOPED_KINDS, Document, scoped_number_key
+from tracker.names import alias_key
 from tracker.patterns import DOCUMENT_BUDGET, budget
 from tracker.rules import DocView, Draft, RuleSet
 from tracker.state import measure_keys, refresh_states
@@ -41,6 +42,8 @@ COMPARED = (
     "doc_number",
     "rule",
     "severity",
+    "amount",
+    "recipient",
 )
 
 
@@ -88,7 +91,15 @@ def document_view(doc: Document) -> DocView:
     return _view(doc, doc.published, None)
 
 
+def _agencies(meta: dict[str, Any]) -> list[str]:
+    """The agencies a Federal Register document names ('Industry and Security Bureau')."""
+    agencies = meta.get("agencies")
+    return [a for a in agencies if isinstance(a, str)] if isinstance(agencies, list) else []
+
+
 def _view(doc: Document | StoredDocument, published: date | None, doc_id: int | None) -> DocView:
+    # a rule's `subtypes` also names the issuing agency of a Federal Register document, so that a
+    # rule for BIS holds whichever configured search carried the document
     return DocView(
         title=doc.title,
         text=doc.text or "",
@@ -97,7 +108,7 @@ def _view(doc: Document | StoredDocument, published: date | None, doc_id: int | 
         language=doc.language or "",
         published=published,
         doc_number=doc.doc_number,
-        subtypes=tuple(str(s) for s in _categories(doc.meta) if s),
+        subtypes=tuple(str(s) for s in [*_categories(doc.meta), *_agencies(doc.meta)] if s),
         id=doc_id,
     )
 
@@ -210,11 +221,16 @@ class Classifier:
 
 
 def _store_drafts(store: Store, doc: StoredDocument, ident: str, new: dict[str, Draft]) -> set[str]:
-    """Replace one document's drafts (inside the caller's transaction); the event ids touched."""
+    """Replace one document's drafts (inside the caller's transaction); the event ids touched:
+    with a control, those of the events that cite it by number, title or citation."""
     store.clear_unclassified(doc.id)
     touched = store.replace_drafts(doc.id, ident, new) | set(new)
     if doc.doc_number:
         touched |= store.events_referring([doc.doc_number])
+    if any(d.action in CONTROL_ACTIONS for d in new.values()):
+        citation = doc.meta.get("citation")
+        names = [doc.title, citation if isinstance(citation, str) else ""]
+        touched |= store.events_citing(k for k in map(alias_key, names) if k)
     return touched
 
 
@@ -273,11 +289,19 @@ def _rebuild_one(store: Store, eid: str) -> tuple[str | None, set[str]]:
 
 def _merge(store: Store, eid: str, drafts: list[StoredDraft]) -> MergedEvent:
     """One event of its drafts (by date of issue of their documents): the first draft's action and
-    rule, the earliest announcement, the first effective date, expiry and trigger stated, the
-    highest severity, every list joined; an event naming measures and no minerals of its own takes
-    theirs."""
+    rule, the earliest announcement, the first effective date, expiry, trigger, amount and
+    recipient stated, the highest severity, every list joined; a suspension, lift or reinstatement
+    that cites a measure by its title or citation names it by its number once that measure is
+    stored; an event naming measures and no minerals of its own takes theirs. A control is also
+    known by its documents' titles and citations (its aliases)."""
     first = drafts[0]
     lists = {k: _union(getattr(d, k) for d in drafts) for k in ("minerals", "items", "targets", "refers_to")}
+    if first.action in MODIFIER_ACTIONS and lists["refers_to"]:
+        lists["refers_to"] = _resolved(store, lists["refers_to"], first.jurisdiction)
+    aliases: list[str] = []
+    if first.action in CONTROL_ACTIONS:
+        for d in drafts:
+            aliases += [alias_key(d.document_title), alias_key(d.citation or "")]
     from_refs = not lists["minerals"] and bool(lists["refers_to"])
     if from_refs:
         lists["minerals"] = _union(store.control_minerals(lists["refers_to"]))
@@ -299,7 +323,21 @@ def _merge(store: Store, eid: str, drafts: list[StoredDraft]) -> MergedEvent:
         severity=max((d.severity for d in drafts), key=severity_rank),
         trigger=next((d.trigger for d in drafts if d.trigger), ""),
         minerals_from_refs=from_refs,
+        amount=next((d.amount for d in drafts if d.amount), None),
+        recipient=next((d.recipient for d in drafts if d.recipient), None),
+        aliases=tuple(a for a in dict.fromkeys(aliases) if a),
     )
+
+
+def _resolved(store: Store, refs: list[str], jurisdiction: str) -> list[str]:
+    """References with each that is the title or citation of exactly one stored control of
+    `jurisdiction` replaced by that control's measure (its number); the others as they are."""
+    known = store.measures_aliased([alias_key(r) for r in refs], jurisdiction)
+    out = []
+    for ref in refs:
+        measures = known.get(alias_key(ref), set())
+        out.append(next(iter(measures)) if len(measures) == 1 else ref)
+    return list(dict.fromkeys(out))
 
 
 def _union(lists: Iterable[list[str]]) -> list[str]:

@@ -11,7 +11,7 @@ import json
 import shutil
 import sys
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
@@ -103,6 +103,20 @@ def last_cell(head: str, text: str, columns: int | None, least: int = 10) -> str
 DESCRIPTION_WIDTH = 110
 
 
+_SHORT_SCALES = ((" trillion", "T"), (" billion", "B"), (" million", "M"))
+AMOUNT_WIDTH = 11  # `USD 24.8M`, `JPY 1,000B`
+
+
+def short_amount(amount: str | None) -> str:
+    """A stored amount as the table writes it: `USD 24.8M`, `JPY 1.2B` ('' for none)."""
+    if not amount:
+        return ""
+    for word, letter in _SHORT_SCALES:
+        if amount.endswith(word):
+            return amount[: -len(word)] + letter
+    return amount
+
+
 def table(
     events: Iterable[TimelineEvent],
     *,
@@ -111,14 +125,21 @@ def table(
     search: bool = False,
     wide: bool = False,
 ) -> Iterator[str]:
-    """Rows that fit the terminal: date, jurisdiction, action, number, in force, minerals and the
+    """Rows that fit the terminal: date, jurisdiction, action, number, in force, amount (of a
+    funding event, short: `USD 24.8M`; left out on a terminal too narrow for it), minerals and the
     description (the English line, when the events carry it); with `wide` the description is not
     cut and the title follows it."""
 
     total = columns or shutil.get_terminal_size((120, 24)).columns
     put = pad if wide else fit  # wide: every cell whole (table_columns decides when)
     fixed = [("announced", 10), ("jur", 3), ("action", 16), ("document", 15), ("in force", 23)]
-    rest = max(20, total - sum(w for _, w in fixed) - len(fixed) - 1)
+    rest = total - sum(w for _, w in fixed) - len(fixed) - 1
+    # the amount where there is room for it beside 20 columns of minerals and description
+    amount_w = AMOUNT_WIDTH if wide or rest - AMOUNT_WIDTH - 1 >= 20 else 0
+    if amount_w:
+        fixed.append(("amount", amount_w))
+        rest -= amount_w + 1
+    rest = max(20, rest)
     mineral_w = max(12, rest // 3)
     description_w = max(8, rest - mineral_w - 1)
     header = " ".join(fit(h, w) for h, w in fixed) + " " + fit("minerals", mineral_w) + " "
@@ -135,8 +156,10 @@ def table(
             action,
             put(t(e.doc_number or "-"), 15),
             put(span, 23),
-            put(t(", ".join(e.minerals)) or "-", mineral_w),
         ]
+        if amount_w:
+            cells.append(put(t(short_amount(e.amount)) or "-", amount_w))
+        cells.append(put(t(", ".join(e.minerals)) or "-", mineral_w))
         description = t(e.description or "")
         if wide:
             cells += [pad(description, DESCRIPTION_WIDTH), t(e.title)]
@@ -290,12 +313,24 @@ def ics_lines(events: Iterable[TimelineEvent], now: datetime | None = None) -> I
 
 
 def html_page(
-    events: list[TimelineEvent], *, lanes: str, title: str, environment: Any, generated: str
+    events: list[TimelineEvent],
+    *,
+    lanes: str,
+    title: str,
+    environment: Any,
+    generated: str,
+    jurisdictions: Mapping[str, str] | None = None,
 ) -> str:
-    """One self-contained HTML file: swimlanes per mineral or jurisdiction on a time axis. The
+    """One self-contained HTML file: swimlanes per mineral or jurisdiction on a time axis, each
+    jurisdiction named as `jurisdictions` (code -> name, the vocabulary's countries) names it. The
     template autoescapes; characters XML 1.0 does not allow are dropped from the page."""
     data = [_public(e) for e in events]
     page = environment.get_template("timeline.html.j2").render(
-        events=data, lanes=lanes, title=title, generated=generated, count=len(data)
+        events=data,
+        lanes=lanes,
+        title=title,
+        generated=generated,
+        count=len(data),
+        jurisdictions=dict(jurisdictions or {}),
     )
     return safe.xml_chars(str(page))

@@ -20,11 +20,13 @@ from tracker.errors import InputError
 from tracker.patterns import Pattern
 from tracker.rules import (
     REF_EXTRACTORS,
+    VALUE_EXTRACTORS,
     VOCAB_FILES,
     Cond,
     DateSpec,
     DocView,
     Draft,
+    FieldSpec,
     RefSpec,
     Rule,
     RuleSet,
@@ -61,12 +63,27 @@ EMIT_KEYS = {
     "effective",
     "expires",
     "refers_to",
+    "amount",
+    "recipient",
     "diff_list",
 }
 DATE_KEYS = {"patterns", "default", "in"}
 REF_KEYS = {"from", "extract", "pattern"}
+AMOUNT_KEYS = {"patterns", "extract", "currency", "in"}
+RECIPIENT_KEYS = {"patterns", "in"}
 TEST_KEYS = {"title", "text", "source", "kind", "language", "published", "doc_number", "subtype", "expect"}
-EXPECT_KEYS = {"action", "jurisdiction", "minerals", "items", "effective", "expires", "refers_to", "targets"}
+EXPECT_KEYS = {
+    "action",
+    "jurisdiction",
+    "minerals",
+    "items",
+    "effective",
+    "expires",
+    "refers_to",
+    "targets",
+    "amount",
+    "recipient",
+}
 
 
 def rule_files(folder: Path) -> list[Path]:
@@ -145,6 +162,8 @@ class _Emit:
     effective: DateSpec
     expires: DateSpec
     refers_to: RefSpec | None
+    amount: FieldSpec | None
+    recipient: FieldSpec | None
     diff_list: bool
 
 
@@ -254,6 +273,8 @@ class _Parser:
             effective=what.effective,
             expires=what.expires,
             refers_to=what.refers_to,
+            amount=what.amount,
+            recipient=what.recipient,
             diff_list=what.diff_list,
             tests=tuple(tests),
             stop=entry.get("continue") is not True,
@@ -370,6 +391,8 @@ class _Parser:
             effective=self.date_spec(emit.get("effective"), emit.line_of("effective"), rid, "announced"),
             expires=self.date_spec(emit.get("expires"), emit.line_of("expires"), rid, None),
             refers_to=self.ref_spec(emit.get("refers_to"), emit.line_of("refers_to"), rid),
+            amount=self.field_spec(emit.get("amount"), emit.line_of("amount"), rid, "amount"),
+            recipient=self.field_spec(emit.get("recipient"), emit.line_of("recipient"), rid, "recipient"),
             diff_list=diff_list,
         )
 
@@ -443,6 +466,54 @@ class _Parser:
             self.err(value.line_of("in"), f"rule {rid!r}: 'in' must be title, text or any")
         return DateSpec(tuple(pats), None if dflt in (None, "none") else str(dflt), str(where))
 
+    def field_spec(self, value: Any, line: int, rid: str, name: str) -> FieldSpec | None:
+        """An `amount` or `recipient` of `emit`: patterns with a (?P<amount>…) or (?P<recipient>…)
+        group (a list alone means patterns), `in`, and for an amount `extract: money` and the
+        `currency` of a bare "$"."""
+        if value is None:
+            return None
+        allowed = AMOUNT_KEYS if name == "amount" else RECIPIENT_KEYS
+        if isinstance(value, (str, list)):
+            value = LDict.at(line, patterns=value)
+        if not isinstance(value, LDict):
+            self.err(
+                line,
+                f"rule {rid!r}: {name} is a list of patterns, or a mapping of {', '.join(sorted(allowed))}",
+            )
+            return None
+        self.keys(value, allowed, f"{name} of rule {rid!r}")
+        pats = []
+        for p in self.strings(value.get("patterns"), value.line_of("patterns"), "patterns"):
+            c = self.pattern(p, line_of(p, value.line_of("patterns")), rid)
+            if c is None:
+                continue
+            if name not in c.groupindex:
+                self.err(
+                    line_of(p, value.line_of("patterns")),
+                    f"rule {rid!r}: pattern {p!r} needs a (?P<{name}>…) group",
+                )
+            pats.append(c)
+        extract = value.get("extract") if name == "amount" else None
+        if extract is not None and extract not in VALUE_EXTRACTORS:
+            self.err(
+                value.line_of("extract"),
+                f"rule {rid!r}: extract must be {' or '.join(VALUE_EXTRACTORS)}, got {extract!r}",
+            )
+        currency = value.get("currency", "USD") if name == "amount" else "USD"
+        if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
+            self.err(
+                value.line_of("currency"),
+                f"rule {rid!r}: currency must be a three-letter code such as USD, AUD or JPY, got {currency!r}",
+            )
+            currency = "USD"
+        where = value.get("in", "any")
+        if where not in ("title", "text", "any"):
+            self.err(value.line_of("in"), f"rule {rid!r}: 'in' must be title, text or any")
+        if not pats and extract is None and "patterns" not in value:
+            need = "'patterns' or 'extract'" if name == "amount" else "'patterns'"
+            self.err(value.line, f"rule {rid!r}: {name} needs {need}")
+        return FieldSpec(tuple(pats), None if extract is None else str(extract), str(currency), str(where))
+
     def ref_spec(self, value: Any, line: int, rid: str) -> RefSpec | None:
         if value is None:
             return None
@@ -507,6 +578,10 @@ class _Parser:
                         self.err(
                             expect.line_of(key), f"rule {rid!r}: {key} must be a date (YYYY-MM-DD) or null"
                         )
+                for key in ("amount", "recipient"):
+                    v = expect.get(key)
+                    if v is not None and not isinstance(v, str):
+                        self.err(expect.line_of(key), f"rule {rid!r}: {key} must be text or null")
             doc = {k: t.get(k) for k in TEST_KEYS - {"expect"}}
             if doc.get("published") is not None and not isinstance(doc["published"], date):
                 self.err(t.line_of("published"), f"rule {rid!r}: published must be a date (YYYY-MM-DD)")
@@ -578,7 +653,7 @@ def _compare(rule: Rule, expect: dict[str, Any] | None, drafts: list[Draft]) -> 
         return [f"expected an event from {rule.id!r}, got none{got}"]
     d = mine[0]
     problems = []
-    for key in ("action", "jurisdiction", "effective", "expires"):
+    for key in ("action", "jurisdiction", "effective", "expires", "amount", "recipient"):
         if key in expect and getattr(d, key) != expect[key]:
             problems.append(f"{key}: expected {_shown(expect[key])}, got {_shown(getattr(d, key))}")
     for key in ("minerals", "items", "refers_to", "targets"):

@@ -13,13 +13,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from tracker.amounts import find_money, parse_money
+from tracker.names import clean_value
 from tracker.patterns import Pattern
 from tracker.shipped import shipped_dir
 from tracker.textutil import find_date
 from tracker.vocab import Matcher, Scan, Vocabulary, sentence_bounds
 
 VOCAB_FILES = ("minerals.yaml", "countries.yaml")
-REF_EXTRACTORS = ("mofcom-announcements", "executive-orders", "fr-documents")
+REF_EXTRACTORS = ("mofcom-announcements", "executive-orders", "fr-documents", "fr-citations")
+VALUE_EXTRACTORS = ("money",)  # what `amount: {extract: …}` may name
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,18 @@ class DateSpec:
 
     patterns: tuple[Pattern, ...] = ()
     default: str | None = None  # 'announced' or None
+    where: str = "any"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How a rule finds a text field of its event (`amount`, `recipient`): patterns tried in
+    order, the first that matches wins (its group named after the field); else, for an amount
+    with `extract: money`, the first sum of money named. A bare "$" is `currency`."""
+
+    patterns: tuple[Pattern, ...] = ()
+    extract: str | None = None  # 'money'
+    currency: str = "USD"
     where: str = "any"
 
 
@@ -83,6 +98,8 @@ class Rule:
     effective: DateSpec = DateSpec(default="announced")
     expires: DateSpec = DateSpec()
     refers_to: RefSpec | None = None
+    amount: FieldSpec | None = None
+    recipient: FieldSpec | None = None
     diff_list: bool = False
     tests: tuple[RuleTest, ...] = ()
     stop: bool = True
@@ -119,6 +136,8 @@ class Draft:
     targets: list[str]
     refers_to: list[str]
     trigger: str
+    amount: str | None = None  # a sum of money as tracker.amounts writes it: 'USD 35 million'
+    recipient: str | None = None  # whom the money goes to, as the text names them
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -326,6 +345,8 @@ class RuleSet:
             targets=targets,
             refers_to=refs,
             trigger=self._trigger(rule, doc, scan),
+            amount=self.value_of(rule.amount, doc, "amount")[0],
+            recipient=self.value_of(rule.recipient, doc, "recipient")[0],
         )
 
     def _minerals(self, rule: Rule, scan: Scan) -> tuple[list[str], list[str]]:
@@ -365,6 +386,28 @@ class RuleSet:
             if groups.get("date") and (d := find_date(groups["date"])):
                 return d, pat, m
         return (doc.published if spec.default == "announced" else None), None, None
+
+    def value_of(self, spec: FieldSpec | None, doc: DocView, name: str) -> tuple[str | None, Pattern | None]:
+        """The value `spec` gives `doc` for the field `name` (an amount is written as
+        tracker.amounts writes it, when it reads as one), with the pattern it came from (None for
+        the built-in extractor, or no value)."""
+        if spec is None:
+            return None, None
+        hay = {"title": doc.title, "text": doc.text}.get(spec.where, doc.title + "\n" + doc.text)
+        for pat in spec.patterns:
+            m = pat.search(hay)
+            if not m or not m.group(name):
+                continue
+            captured = clean_value(m.group(name))
+            if name == "amount":
+                money = parse_money(captured, spec.currency)
+                captured = str(money) if money is not None else captured
+            if captured:
+                return captured, pat
+        if spec.extract == "money":
+            money = find_money(hay, spec.currency)
+            return (str(money) if money is not None else None), None
+        return None, None
 
     def _refs(self, rule: Rule, doc: DocView) -> list[str]:
         spec = rule.refers_to
@@ -415,10 +458,13 @@ _MOFCOM_REF = re.compile(
 )
 _EO_REF = re.compile(r"Executive\s+Order\s+(?:No\.?\s*)?(\d{5})", re.I)
 _FR_REF = re.compile(r"(?:FR\s+Doc\.?|Document\s+Number:?)\s*(\d{4}-\d{4,6})", re.I)
+_FR_CITATION = re.compile(r"(?<![\d-])(\d{1,3})\s+FR\s+(\d{1,6})(?![\d-])")
 
 
 def extract_refs(text: str, spec: RefSpec) -> list[str]:
-    """Document numbers named in `text` ('2025年第55号、56号' gives MOFCOM 2025-55 and 2025-56)."""
+    """Document numbers named in `text` ('2025年第55号、56号' gives MOFCOM 2025-55 and 2025-56;
+    '90 FR 47201' a citation), and what a pattern's (?P<ref>…) captured (a number, or the quoted
+    title of the rule acted on), cleaned (tracker.names.clean_value)."""
     out: list[str] = []
     if spec.extract == "mofcom-announcements":
         for m in _MOFCOM_REF.finditer(text):
@@ -429,8 +475,10 @@ def extract_refs(text: str, spec: RefSpec) -> list[str]:
         out += [f"EO {n}" for n in _EO_REF.findall(text)]
     elif spec.extract == "fr-documents":
         out += [f"FR {n}" for n in _FR_REF.findall(text)]
+    elif spec.extract == "fr-citations":
+        out += [f"{v} FR {p}" for v, p in _FR_CITATION.findall(text)]
     if spec.pattern is not None:
-        out += [m.group("ref") for m in spec.pattern.finditer(text)]
+        out += [ref for m in spec.pattern.finditer(text) if (ref := clean_value(m.group("ref") or ""))]
     return out
 
 

@@ -1,6 +1,8 @@
 """Controls in force: from the events, the state of each (jurisdiction, measure, mineral) on a day.
 
-A measure is a control event (new or expanded control), named by its document number. It is
+A measure is a control event (new or expanded control), named by its document number (a
+suspension that cites it by title or Federal Register citation names it by that number once both
+are stored: tracker.events). It is
 `pending` from its announcement until it takes effect, then `active`. A suspension that names the
 measure makes it `suspended` from the suspension's effective date until its expiry, after which it
 is `active` again; a lift makes it `lifted`; a reinstatement makes it `active`.
@@ -21,6 +23,7 @@ from tracker.codes import CONTROL_ACTIONS, MODIFIER_ACTIONS
 from tracker.store.events import Control, EventTables, MeasureState, MergedEvent, Modifier, Status
 
 __all__ = [
+    "NO_MINERAL",
     "OPEN_END",
     "Interval",
     "Status",
@@ -187,11 +190,16 @@ def _write_states(store: EventTables, controls: Iterable[Control]) -> int:
     return written
 
 
+NO_MINERAL = ""  # the mineral of the states of a control that names none (the BIS affiliates rule)
+
+
 def _states(control: Control, modifiers: list[Modifier]) -> Iterator[MeasureState]:
-    """The rows of `measure_states` of one control: each mineral's intervals."""
+    """The rows of `measure_states` of one control: each mineral's intervals; a control that names
+    no mineral has one set of rows, with NO_MINERAL (so it is in force, suspended or lifted in a
+    jurisdiction's status, and in no mineral's)."""
     measure = control.doc_number or control.id
     spans = intervals(control, modifiers)
-    for pos, mineral in enumerate(control.minerals):
+    for pos, mineral in enumerate(control.minerals or [NO_MINERAL]):
         for valid_from, valid_to, state, since, until, by in spans:
             yield MeasureState(
                 mineral,

@@ -41,6 +41,8 @@ FIELDS = (
     "items",
     "doc_number",
     "refers_to",
+    "amount",
+    "recipient",
     "title",
     "urls",
     "sources",
@@ -71,6 +73,8 @@ class TimelineEvent:
     rule: str
     severity: str
     trigger: str = ""
+    amount: str | None = None  # a sum of money ('USD 35 million'), for funding
+    recipient: str | None = None  # whom the money goes to
     snippet: str | None = None
     documents: list[int] = field(default_factory=list)
     # the English line (templates/_describe.j2), filled in by tracker.describe for display
@@ -358,6 +362,8 @@ def _timeline_event(store: Store, e: StoredEvent) -> TimelineEvent:
         rule=e.rule,
         severity=e.severity,
         trigger=e.trigger,
+        amount=e.amount,
+        recipient=e.recipient,
         documents=list(dict.fromkeys(d.document_id for d in docs)),
     )
 

@@ -179,6 +179,7 @@ def timeline(
                 title=title,
                 environment=obj.tracker.templates,
                 generated=day.isoformat(),
+                jurisdictions={t.id: t.name for t in obj.tracker.vocab.of_type("country")},
             )
             write(stream, page)
         else:
@@ -271,6 +272,10 @@ def view_lines(v: EventView) -> Iterator[str]:
     for label, values in (("minerals", ev.minerals), ("items", ev.items), ("targets", ev.targets)):
         if values:
             yield f"  {label}: {', '.join(values)}"
+    if ev.amount:
+        yield f"  amount: {ev.amount}"
+    if ev.recipient:
+        yield f"  recipient: {ev.recipient}"
     if ev.trigger:
         yield f"  triggered by: “{ev.trigger}”"
     yield "  sources:"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tracker.codes import CONTROL_ACTIONS, MODIFIER_ACTIONS
@@ -53,6 +53,9 @@ class StoredDraft:
     rule: str
     severity: str
     trigger: str
+    amount: str | None = None
+    recipient: str | None = None
+    citation: str | None = None  # the document's Federal Register citation ('90 FR 47201'), if any
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,11 @@ class MergedEvent:
     severity: str
     trigger: str
     minerals_from_refs: bool  # the minerals are those of the measures it refers to
+    amount: str | None  # a sum of money ('USD 35 million'), for funding
+    recipient: str | None  # whom the money goes to
+    # other names of a control by which later documents cite it (alias_key of its title and of its
+    # Federal Register citation); written to event_aliases, not a column of `events`
+    aliases: tuple[str, ...] = field(default=(), kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,8 @@ EVENT_COLUMNS = (
     "severity",
     "trigger",
     "minerals_from_refs",
+    "amount",
+    "recipient",
     "first_seen",
     "updated_at",
 )
@@ -246,12 +256,12 @@ class EventTables(Database):
     def drafts_of(self, event_id: str) -> list[StoredDraft]:
         """An event's drafts, by date of issue of their documents (then document id)."""
         rows = self.db.execute(
-            """SELECT e.draft, d.id, d.title, d.doc_number FROM event_drafts e
+            """SELECT e.draft, d.id, d.title, d.doc_number, json_extract(d.meta, '$.citation') FROM event_drafts e
                JOIN documents d ON d.id = e.document_id WHERE e.event_id = ? ORDER BY d.published, d.id""",
             [event_id],
         ).fetchall()
         out = []
-        for draft, doc_id, title, number in rows:
+        for draft, doc_id, title, number, citation in rows:
             d = json.loads(draft)
             out.append(
                 StoredDraft(
@@ -271,6 +281,9 @@ class EventTables(Database):
                     rule=d["rule"],
                     severity=d["severity"],
                     trigger=d["trigger"],
+                    amount=d.get("amount"),
+                    recipient=d.get("recipient"),
+                    citation=citation if isinstance(citation, str) else None,
                 )
             )
         return out
@@ -298,20 +311,24 @@ class EventTables(Database):
         minerals, action, effective date or expiry change. Runs inside the caller's transaction."""
         self.db.execute("DELETE FROM event_minerals WHERE event_id = ?", [event.id])
         self.db.execute("DELETE FROM event_refs WHERE event_id = ?", [event.id])
+        self.db.execute("DELETE FROM event_aliases WHERE event_id = ?", [event.id])
         values = {column: getattr(event, column) for column in EVENT_COLUMNS[:-2]}
         values.update({k: json.dumps(values[k], ensure_ascii=False) for k in LISTS})
         values.update(minerals_from_refs=int(event.minerals_from_refs), now=now_iso())
         self.db.execute(
             """INSERT INTO events(id, identity, action, jurisdiction, announced, effective, expires, doc_number, title,
-                   targets, minerals, items, refers_to, rule, severity, trigger, minerals_from_refs, first_seen, updated_at)
+                   targets, minerals, items, refers_to, rule, severity, trigger, minerals_from_refs, amount, recipient,
+                   first_seen, updated_at)
                VALUES (:id, :identity, :action, :jurisdiction, :announced, :effective, :expires, :doc_number, :title,
-                   :targets, :minerals, :items, :refers_to, :rule, :severity, :trigger, :minerals_from_refs, :now, :now)
+                   :targets, :minerals, :items, :refers_to, :rule, :severity, :trigger, :minerals_from_refs, :amount,
+                   :recipient, :now, :now)
                ON CONFLICT(id) DO UPDATE SET identity = excluded.identity, action = excluded.action,
                    jurisdiction = excluded.jurisdiction, announced = excluded.announced, effective = excluded.effective,
                    expires = excluded.expires, doc_number = excluded.doc_number, title = excluded.title,
                    targets = excluded.targets, minerals = excluded.minerals, items = excluded.items,
                    refers_to = excluded.refers_to, rule = excluded.rule, severity = excluded.severity,
                    trigger = excluded.trigger, minerals_from_refs = excluded.minerals_from_refs,
+                   amount = excluded.amount, recipient = excluded.recipient,
                    updated_at = CASE WHEN events.minerals = excluded.minerals AND events.action = excluded.action
                        AND COALESCE(events.effective, '') = COALESCE(excluded.effective, '')
                        AND COALESCE(events.expires, '') = COALESCE(excluded.expires, '')
@@ -325,11 +342,17 @@ class EventTables(Database):
             )
         for ref in event.refers_to:
             self.db.execute("INSERT OR IGNORE INTO event_refs(event_id, ref) VALUES (?, ?)", [event.id, ref])
+        for alias in event.aliases:
+            self.db.execute(
+                "INSERT OR IGNORE INTO event_aliases(alias, event_id) VALUES (?, ?)", [alias, event.id]
+            )
 
     def delete_event(self, event_id: str) -> None:
-        """Remove an event with its minerals and references (inside the caller's transaction)."""
+        """Remove an event with its minerals, references and aliases (inside the caller's
+        transaction)."""
         self.db.execute("DELETE FROM event_minerals WHERE event_id = ?", [event_id])
         self.db.execute("DELETE FROM event_refs WHERE event_id = ?", [event_id])
+        self.db.execute("DELETE FROM event_aliases WHERE event_id = ?", [event_id])
         self.db.execute("DELETE FROM events WHERE id = ?", [event_id])
 
     def events_referring(self, numbers: Iterable[str]) -> set[str]:
@@ -342,6 +365,33 @@ class EventTables(Database):
                     f"SELECT event_id FROM event_refs WHERE ref IN ({_marks(chunk)})", chunk
                 )
             }
+        return out
+
+    def events_citing(self, keys: Iterable[str]) -> set[str]:
+        """The ids of the events with a reference that compares equal (alias_key) to one of these
+        keys: those that name a measure by its title or citation before the measure is stored."""
+        out: set[str] = set()
+        for chunk in _chunks(keys):
+            out |= {
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT event_id FROM event_refs WHERE lower(ref) IN ({_marks(chunk)})", chunk
+                )
+            }
+        return out
+
+    def measures_aliased(self, keys: Sequence[str], jurisdiction: str) -> dict[str, set[str]]:
+        """For each of these keys (alias_key), the measures (document number, else event id) of
+        the controls of `jurisdiction` known by it."""
+        out: dict[str, set[str]] = {}
+        for chunk in _chunks(keys):
+            rows = self.db.execute(
+                "SELECT a.alias, COALESCE(e.doc_number, e.id) FROM event_aliases a JOIN events e ON e.id = a.event_id"
+                f" WHERE a.alias IN ({_marks(chunk)}) AND e.jurisdiction = ? AND e.action IN ({_marks(CONTROL_ACTIONS)})",
+                [*chunk, jurisdiction, *CONTROL_ACTIONS],
+            )
+            for alias, measure in rows:
+                out.setdefault(alias, set()).add(measure)
         return out
 
     def control_minerals(self, numbers: Sequence[str]) -> list[list[str]]:

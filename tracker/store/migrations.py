@@ -636,3 +636,28 @@ def _m0012(db: sqlite_utils.Database) -> None:
     ]
     for stmt in statements:
         db.execute(stmt)
+
+
+@migrations(name="0013_amounts_recipients_aliases")
+def _m0013(db: sqlite_utils.Database) -> None:
+    # Funding events name a sum and whom it goes to. A control is also known by other names than
+    # its document number: its title and its Federal Register citation, by which a later rule
+    # that suspends it cites it ("… suspension of the interim final rule, ``Expansion of …''",
+    # "(90 FR 47201)"); `event_aliases` holds them (tracker.names.alias_key), and references are
+    # looked up by lower(ref) while the measure they name is not stored yet. A control that names
+    # no mineral (the BIS affiliates rule) now has states too: the stored states are dropped, so
+    # that the next `status` derives them all again (tracker.state.fill_if_missing).
+    statements = [
+        "ALTER TABLE events ADD COLUMN amount TEXT",
+        "ALTER TABLE events ADD COLUMN recipient TEXT",
+        """CREATE TABLE event_aliases (
+            alias TEXT NOT NULL,
+            event_id TEXT NOT NULL REFERENCES events(id),
+            PRIMARY KEY (alias, event_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX idx_event_aliases_event ON event_aliases(event_id)",
+        "CREATE INDEX idx_event_refs_lower ON event_refs(lower(ref))",
+        "DELETE FROM measure_states",
+    ]
+    for stmt in statements:
+        db.execute(stmt)
