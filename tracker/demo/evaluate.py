@@ -25,6 +25,11 @@ from tracker.state import status
 from tracker.store import Store
 
 USGS_PATH = "/usgs/critical-minerals-list.html"
+# a loopback site answers at once: no politeness delay, one quick retry, and alerts of any age
+NO_DELAYS: dict[str, dict[str, object]] = {
+    "fetch": {"host_delay": 0.0, "retries": 1, "backoff": 0.1, "timeout": 10.0},
+    "alerts": {"max_age_days": 0},
+}
 
 
 def sample_config(base_url: str, db_path: Path) -> Config:
@@ -35,8 +40,7 @@ def sample_config(base_url: str, db_path: Path) -> Config:
         use_user_config=False,
         db_path=db_path,
         overrides={
-            "fetch": {"host_delay": 0.0, "retries": 1, "backoff": 0.1, "timeout": 10.0},
-            "alerts": {"max_age_days": 0},
+            **NO_DELAYS,
             "sources": {
                 "mofcom": {"url": f"{base_url}/mofcom/zwgk/zcfb/index.html"},
                 "whitehouse": {
@@ -65,11 +69,7 @@ def set_config(base_url: str, db_path: Path, sources: dict[str, str]) -> Config:
         None,
         use_user_config=False,
         db_path=db_path,
-        overrides={
-            "fetch": {"host_delay": 0.0, "retries": 1, "backoff": 0.1, "timeout": 10.0},
-            "alerts": {"max_age_days": 0},
-            "sources": overrides,
-        },
+        overrides={**NO_DELAYS, "sources": overrides},
     )
 
 

@@ -357,27 +357,20 @@ class EventTables(Database):
 
     def events_referring(self, numbers: Iterable[str]) -> set[str]:
         """The ids of the events that refer to one of these document numbers."""
-        out: set[str] = set()
-        for chunk in _chunks(numbers):
-            out |= {
-                r[0]
-                for r in self.db.execute(
-                    f"SELECT event_id FROM event_refs WHERE ref IN ({_marks(chunk)})", chunk
-                )
-            }
-        return out
+        return self._referring("ref", numbers)
 
     def events_citing(self, keys: Iterable[str]) -> set[str]:
         """The ids of the events with a reference that compares equal (alias_key) to one of these
         keys: those that name a measure by its title or citation before the measure is stored."""
+        return self._referring("lower(ref)", keys)
+
+    def _referring(self, ref: str, values: Iterable[str]) -> set[str]:
+        """The ids of the events whose reference, as the SQL expression `ref` (a constant of this
+        module, never input), is one of `values`."""
         out: set[str] = set()
-        for chunk in _chunks(keys):
-            out |= {
-                r[0]
-                for r in self.db.execute(
-                    f"SELECT event_id FROM event_refs WHERE lower(ref) IN ({_marks(chunk)})", chunk
-                )
-            }
+        for chunk in _chunks(values):
+            rows = self.db.execute(f"SELECT event_id FROM event_refs WHERE {ref} IN ({_marks(chunk)})", chunk)
+            out |= {r[0] for r in rows}
         return out
 
     def measures_aliased(self, keys: Sequence[str], jurisdiction: str) -> dict[str, set[str]]:
