@@ -1,10 +1,11 @@
 """The pipeline, in one place: fetch → classify → events → states → alerts.
 
-Each source runs in its own thread (`tracker.fetch`). The documents a source stores are handed to
-the classifier once stored (a page's documents together, in a transaction of their own), which
+The sources run side by side on the fetch's worker threads (`tracker.fetch`). The documents a
+source stores are handed to the classifier once stored (a page's documents together, in a
+transaction of their own), which is loaded by the first document that needs it (`OnDemand`) and
 writes their events and the measure states those change (`tracker.events`, `tracker.state`). When
-every source has run, the alerts are brought up to date (`tracker.alerts`). Digests are sent on their own schedule
-(`tracker.digest`). The CLI, the scheduler, the demo and `tracker rules eval` all fetch through
+every source has run, the alerts are brought up to date (`tracker.alerts`). Digests are sent on
+their own schedule (`tracker.digest`). The CLI, the scheduler, the demo and `tracker rules eval` all fetch through
 here."""
 
 from __future__ import annotations

@@ -338,8 +338,7 @@ class ListSource(SourceKind[SettingsT]):
                 page.items = page.items[: max(0, self.check_items - stats.items_seen)]
             elif not page.items and page_no == 1:
                 self._check_empty(url)
-            with CPU_TURN if self._whole(page) else nullcontext():
-                all_new, reached_until = self._store_items(page, stats, mode=mode, until=until)
+            all_new, reached_until = self._store_items(page, stats, mode=mode, until=until)
             if progress:
                 progress(self.name, page_no, stats)
             if page_no == 1 and not stats.item_errors:
@@ -382,15 +381,17 @@ class ListSource(SourceKind[SettingsT]):
         self.deferring = True
         # a page whose items all carry their documents is stored in one transaction (each item
         # in a savepoint of it, so one refused item loses only itself): one commit, not one per
-        # item; a page that needs requests commits item by item, holding no lock over the network
+        # item, and it is the thread's CPU_TURN until classified; a page that needs requests
+        # commits item by item, holding no lock over the network
         whole = self._whole(page)
-        try:
-            with self.store.write() if whole else nullcontext():
-                return self._store_page(page, stats, mode=mode, until=until)
-        finally:
-            self.deferring = False
-            if not (self.stop is not None and self.stop.is_set()):
-                self.classify_pending()
+        with CPU_TURN if whole else nullcontext():
+            try:
+                with self.store.write() if whole else nullcontext():
+                    return self._store_page(page, stats, mode=mode, until=until)
+            finally:
+                self.deferring = False
+                if not (self.stop is not None and self.stop.is_set()):
+                    self.classify_pending()
 
     def _whole(self, page: Page) -> bool:
         """True when storing `page` needs no request: every item carries its document."""

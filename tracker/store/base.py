@@ -1,5 +1,6 @@
-"""The database file and its connection: opening (migrations from tracker.store.migrations, errors
-in one line), transactions, and the base every group of tables builds on."""
+"""The database file and its connection: opening (migrations from tracker.store.migrations, WAL
+with synchronous NORMAL, errors in one line), transactions (one write lock per file in a process),
+and the base every group of tables builds on."""
 
 from __future__ import annotations
 
