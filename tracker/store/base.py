@@ -233,8 +233,9 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[None]:
-        """A write transaction, all or nothing. BEGIN IMMEDIATE takes the write lock up front, so
-        concurrent writers wait (busy_timeout) instead of failing on a stale read snapshot. A
+        """A write transaction, all or nothing. The threads of this process take turns on the
+        file's write lock; BEGIN IMMEDIATE then takes SQLite's up front, so writers of other
+        processes wait (busy_timeout) instead of failing on a stale read snapshot. A
         read-only, full or corrupt database raises StoreError (database_error), after the rollback."""
         try:
             with self._transaction():
