@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import ssl
+import subprocess
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from tracker.config import load_config
 from tracker.demo.server import SiteServer, site_root
@@ -106,3 +109,30 @@ def site_config(site: SiteServer, db_path: Path, **extra: Any) -> Config:
         },
         **extra,
     )
+
+
+@pytest.fixture
+def tls_cert(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (no client trusts it unless told to) and its key."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+def tls_server(tls_cert: tuple[Path, Path]) -> Iterator[HTTPServer]:
+    """pytest-httpserver over TLS on 127.0.0.1, with the self-signed certificate of `tls_cert`."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*tls_cert)
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.clear()
+        server.stop()

@@ -14,17 +14,16 @@ import json
 import logging
 import shutil
 import sqlite3
-import ssl
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from click.testing import CliRunner, Result
 from pytest_httpserver import HTTPServer
@@ -510,52 +509,32 @@ def test_a_fetch_of_six_sources_on_three_workers_records_six_finished_runs(
 # --- 5. the plain-http client and the verifying one (tracker.http) ------------------------------
 
 
-def test_a_plain_http_run_works_and_its_client_refuses_https(httpserver: HTTPServer) -> None:
+def test_a_plain_http_run_never_imports_ssl(httpserver: HTTPServer, tmp_path: Path) -> None:
     httpserver.expect_request("/feed.xml").respond_with_data(b"<rss/>", content_type=RSS_TYPE)
     origin = httpserver.url_for("").rstrip("/")
-    with HttpClient(FetchSettings(host_delay=0, retries=0)) as client:
-        resp = client.get(origin + "/feed.xml", allowed_origins=[origin])
-        assert (resp.status, resp.content) == (200, b"<rss/>")
-        # _client_for is private, but it is the only way to hand an https URL to the plain client
-        # itself (HttpClient.get picks the verifying one for https): that client must refuse it
-        # rather than send it without verifying certificates
-        plain = client._client_for("http://127.0.0.1/")
-        with pytest.raises(httpx.UnsupportedProtocol):
-            plain.get("https://127.0.0.1:9/")
+    script = tmp_path / "get.py"
+    script.write_text(
+        "import sys\n"
+        "from tracker.http import HttpClient\n"
+        "from tracker.settings import FetchSettings\n"
+        "with HttpClient(FetchSettings(host_delay=0, retries=0)) as client:\n"
+        f"    resp = client.get({origin + '/feed.xml'!r}, allowed_origins=[{origin!r}])\n"
+        "print(resp.status, resp.content.decode(), 'ssl' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout
+    # the certificate bundle and the TLS module are for https only
+    assert out.split() == ["200", "<rss/>", "False"]
 
 
-def test_https_to_a_plain_http_server_goes_to_the_verifying_client_and_fails(httpserver: HTTPServer) -> None:
+def test_https_to_a_plain_http_server_tries_tls_and_fails(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/feed.xml").respond_with_data(b"<rss/>", content_type=RSS_TYPE)
     origin = f"https://127.0.0.1:{httpserver.port}"
     with HttpClient(FetchSettings(host_delay=0, retries=0)) as client:
         with pytest.raises(FetchError) as caught:
             client.get(origin + "/feed.xml", allowed_origins=[origin])
-    # a TLS handshake was tried (and failed on a plain-HTTP answer): the request went to the
-    # https client, not to the plain one (which would have refused it: UnsupportedProtocol)
-    assert "ConnectError" in caught.value.message, caught.value.message
-    assert "UnsupportedProtocol" not in caught.value.message
+    # a TLS handshake was tried and failed on a plain-HTTP answer: never a request in clear
+    assert "ConnectError" in caught.value.message and "SSL" in caught.value.message, caught.value.message
     assert len(httpserver.log) == 0  # no HTTP request was ever answered
-
-
-@pytest.fixture
-def tls_server(tmp_path: Path) -> Iterator[HTTPServer]:
-    """pytest-httpserver over TLS on 127.0.0.1, with a self-signed certificate no client trusts."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.clear()
-        server.stop()
 
 
 def test_https_is_never_sent_without_verifying_the_certificate(tls_server: HTTPServer) -> None:

@@ -1,5 +1,7 @@
 """Polite, bounded HTTP: per-host delay, a deadline on the whole request, retries with capped
-backoff, a size cap applied while decoding, and requests only to a source's own origins."""
+backoff, a size cap applied while decoding, and requests only to a source's own origins. The
+connections themselves (kept per origin, TLS, proxies, the deadline at the socket) are
+tracker.transport's."""
 
 from __future__ import annotations
 
@@ -12,11 +14,9 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-
 from tracker.errors import FetchError, Interrupted
 from tracker.settings import MAX_WAIT, FetchSettings, show_origin, url_origin
-from tracker.sockguard import Deadline, guard_sockets
+from tracker.transport import Answer, Deadline, Transport, WireError, WireTimeout
 
 REDIRECTS = {301, 302, 303, 307, 308}
 REFUSALS = {401, 403, 412}  # a firewall or bot wall turning the client away
@@ -61,24 +61,13 @@ def host_of(url: str) -> str:
 class HttpClient:
     """One shared client for all sources of a run; safe to use from several threads.
 
-    Setting `stop` ends every wait at once and every request within sockguard.STOP_POLL seconds (reads) or
-    its deadline (connecting), raising Interrupted."""
+    Setting `stop` ends every wait at once and every request within transport.STOP_POLL seconds
+    (reads) or its deadline (connecting), raising Interrupted."""
 
-    def __init__(
-        self,
-        settings: FetchSettings,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        stop: threading.Event | None = None,
-    ):
+    def __init__(self, settings: FetchSettings, *, stop: threading.Event | None = None):
         self.settings = settings
         self.stop = stop or threading.Event()
-        self._deadline = Deadline(self.stop)
-        self._transport = transport
-        # two clients, each made on first use: https (certificates verified) and plain http, which
-        # never loads the certificate bundle (18 ms a run that fetches only http:// URLs) and
-        # refuses any https request outright (see _client_for)
-        self._clients: dict[bool, httpx.Client] = {}
+        self.transport = Transport(settings.user_agent)
         self._lock = threading.Lock()
         self._host_locks: dict[str, threading.Lock] = {}
         self._last_request: dict[str, float] = {}
@@ -91,39 +80,9 @@ class HttpClient:
         """Requests sent so far by the calling thread (a source runs in one thread)."""
         return int(getattr(self._local, "count", 0))
 
-    def _client_for(self, url: str) -> httpx.Client:
-        """The client for `url`'s scheme: https goes only to the verifying client, http only to the
-        plain one (whose https mount refuses, should a URL ever reach it by another way)."""
-        secure = urlsplit(url).scheme.lower() == "https"
-        with self._lock:
-            client = self._clients.get(secure)
-            if client is None:
-                client = self._clients[secure] = self._new_client(secure)
-        return client
-
-    def _new_client(self, secure: bool) -> httpx.Client:
-        transport = self._transport
-        mounts: dict[str, httpx.BaseTransport | None] | None = None
-        if not secure and transport is None:
-            mounts = {"https://": _NoTls()}
-        client = httpx.Client(
-            headers={"User-Agent": self.settings.user_agent, "Accept-Encoding": "gzip, deflate"},
-            timeout=self.settings.timeout,
-            follow_redirects=False,
-            transport=transport,
-            verify=secure,
-            mounts=mounts,
-        )
-        if transport is None:
-            guard_sockets(client, self._deadline)
-        return client
-
     def close(self) -> None:
-        """Close pooled connections."""
-        with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            client.close()
+        """Close kept connections."""
+        self.transport.close()
 
     def __enter__(self) -> HttpClient:
         return self
@@ -225,34 +184,29 @@ class HttpClient:
             self.requests += 1
         self._local.count = self.thread_requests + 1
         limit = timeout if timeout is not None else self.settings.timeout
-        # httpx times each read, not the request: the deadline bounds every socket operation of
-        # this request (connect, TLS, status line, headers, body) by the time left to it
-        deadline = time.monotonic() + limit
-        self._deadline.at = deadline
+        # the deadline bounds every socket operation of this request (connect, TLS, status line,
+        # headers, body) by the time left to the whole request (tracker.transport)
+        deadline = Deadline(limit, self.stop)
         try:
-            with self._client_for(url).stream("GET", url, headers=headers, timeout=httpx.Timeout(limit)) as r:
-                _check_deadline(deadline, limit, url)
-                resp = self._response(r, url, ok, deadline, limit)
+            with self.transport.get(url, headers, deadline) as r:
+                resp = self._response(r, url, ok, deadline)
                 self._record(resp)
                 return resp
-        except httpx.TimeoutException:
+        except WireTimeout:
             raise _Retryable(_timed_out(limit, url)) from None
-        except httpx.DecodingError as exc:
-            raise FetchError(f"undecodable response body: {exc}", url=url) from None
-        except httpx.TransportError as exc:
-            raise _Retryable(
-                FetchError(f"{type(exc).__name__}: {exc or 'connection failed'}", url=url)
-            ) from None
-        finally:
-            self._deadline.at = None
+        except WireError as exc:
+            error = FetchError(str(exc), url=url)
+            if not exc.retryable:
+                raise error from None
+            raise _Retryable(error) from None
 
-    def _response(self, r: httpx.Response, url: str, ok: set[int], deadline: float, limit: float) -> Response:
-        """The answer being streamed as a Response (a redirect or a 304 without its body); FetchError
+    def _response(self, r: Answer, url: str, ok: set[int], deadline: Deadline) -> Response:
+        """The answer being received as a Response (a redirect or a 304 without its body); FetchError
         for an error status not in `ok` or a body over max_bytes."""
-        status = r.status_code
+        status = r.status
         head = dict(r.headers)
         if status in REDIRECTS or status == 304:
-            _drain(r, deadline, limit, url)
+            _drain(r)
             return Response(
                 url,
                 status,
@@ -264,7 +218,7 @@ class HttpClient:
                 headers=head,
             )
         if status >= 400 and status not in ok:
-            self._refuse(r, url, deadline, limit)
+            self._refuse(r, url, deadline)
         cap = self.settings.max_bytes
         declared = r.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > cap:
@@ -274,21 +228,21 @@ class HttpClient:
                 status=status,
             )
         return Response(
-            str(r.url),
+            url,
             status,
-            _read(r, cap, deadline, limit, url, status),
+            _read(r, cap, deadline, url, status),
             r.headers.get("content-type"),
             r.headers.get("etag"),
             r.headers.get("last-modified"),
             headers=head,
         )
 
-    def _refuse(self, r: httpx.Response, url: str, deadline: float, limit: float) -> NoReturn:
+    def _refuse(self, r: Answer, url: str, deadline: Deadline) -> NoReturn:
         """Raise the FetchError of an error status: _Retryable for a server error or 429 (with the
         wait Retry-After asks for); the body is recorded first when a recorder keeps fixtures."""
-        status = r.status_code
+        status = r.status
         if self.recorder is not None:  # keep what the server said, for a fixture
-            body = _read(r, self.settings.max_bytes, deadline, limit, url, status, lenient=True)
+            body = _read(r, self.settings.max_bytes, deadline, url, status, lenient=True)
             self._record(Response(url, status, body, r.headers.get("content-type"), headers=dict(r.headers)))
         error = FetchError(f"HTTP {status}", url=url, status=status)
         if status >= 500 or status == 429:
@@ -300,16 +254,6 @@ class HttpClient:
     def _record(self, resp: Response) -> None:
         if self.recorder is not None:
             self.recorder(resp)
-
-
-class _NoTls(httpx.BaseTransport):
-    """The plain-http client's transport for https URLs: it refuses, so that no https request is
-    ever made without verifying certificates."""
-
-    opens_sockets = False  # nothing for sockguard to guard
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        raise httpx.UnsupportedProtocol(f"https request on the plain-http client refused: {request.url}")
 
 
 class _Retryable(Exception):
@@ -340,11 +284,6 @@ def _timed_out(limit: float, url: str) -> FetchError:
     return FetchError(f"timed out (no complete response within {limit:g} s)", url=url)
 
 
-def _check_deadline(deadline: float, limit: float, url: str) -> None:
-    if time.monotonic() > deadline:
-        raise _Retryable(_timed_out(limit, url))
-
-
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -360,23 +299,21 @@ def _retry_after(value: str | None) -> float | None:
 # --- the body: read raw, decoded here with a bound on every step -------------------------------
 
 
-def _drain(r: httpx.Response, deadline: float, limit: float, url: str) -> None:
+def _drain(r: Answer) -> None:
     """Read to its end the body of an answer whose body is not kept (a 304 has none; a redirect's
-    is a line or two), so that its connection goes back to the pool for the next request; a body
-    longer than DRAIN is left unread, and its connection is closed instead."""
+    is a line or two), so that its connection is kept for the next request; a body longer than
+    DRAIN is left unread, and its connection is closed instead."""
     size = 0
     for chunk in r.iter_raw():
-        _check_deadline(deadline, limit, url)
         size += len(chunk)
         if size > DRAIN:
             return
 
 
 def _read(
-    r: httpx.Response,
+    r: Answer,
     cap: int,
-    deadline: float,
-    limit: float,
+    deadline: Deadline,
     url: str,
     status: int,
     *,
@@ -385,15 +322,15 @@ def _read(
     """The body, decoded and capped while streaming: neither the bytes received nor any decoding
     step may pass `cap` (by more than PIECE), so a few KB expanding to GBs stop at the cap.
     `lenient` keeps what arrived instead of failing (an error answer's body, kept for the record)."""
-    encodings = [e.strip().lower() for e in r.headers.get_list("content-encoding", split_commas=True)]
+    encodings = r.header_list("content-encoding")
     chunks: list[bytes] = []
     size = 0
     try:
-        pieces: Iterable[bytes] = _raw(r, cap, deadline, limit, url, status)
+        pieces: Iterable[bytes] = _raw(r, cap, url, status)
         for layer in _decoders(encodings, url):  # the encoding applied last is undone first
             pieces = layer.decode(pieces)
         for piece in pieces:
-            _check_deadline(deadline, limit, url)
+            deadline.left()  # decoding takes time too
             size += len(piece)
             if size > cap:
                 decoded = f" once decoded (Content-Encoding: {', '.join(encodings)})" if encodings else ""
@@ -408,19 +345,16 @@ def _read(
                 url=url,
                 status=status,
             ) from None
-    except (FetchError, _Retryable, httpx.HTTPError):
+    except (FetchError, WireError, WireTimeout):
         if not lenient:
             raise
     return b"".join(chunks)
 
 
-def _raw(
-    r: httpx.Response, cap: int, deadline: float, limit: float, url: str, status: int
-) -> Iterator[bytes]:
+def _raw(r: Answer, cap: int, url: str, status: int) -> Iterator[bytes]:
     """The body as sent (compressed or not), failing once it passes `cap` bytes."""
     size = 0
     for chunk in r.iter_raw():
-        _check_deadline(deadline, limit, url)
         size += len(chunk)
         if size > cap:
             raise FetchError(f"response exceeds the {cap:,}-byte limit (max_bytes)", url=url, status=status)
@@ -460,7 +394,7 @@ class _Inflater:
             self._z = zlib.decompressobj(self._wbits(self._head))
             data, self._head = self._head, b""
         z = self._z
-        while not z.eof:  # bytes after the end of the stream are ignored, as httpx does
+        while not z.eof:  # bytes after the end of the stream are ignored
             out = z.decompress(data, PIECE)
             data = z.unconsumed_tail
             if out:

@@ -64,7 +64,7 @@ class Context:
     def config(self) -> Config:
         """The configuration, with --db and --rules applied."""
         if self._config is None:
-            # deferred: reading a config loads every source kind (BeautifulSoup, httpx), which
+            # deferred: reading a config imports every source kind (and the HTTP client), which
             # `tracker --help` and `tracker COMMAND --help` never need
             from tracker.config import load_config
 
