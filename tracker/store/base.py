@@ -10,13 +10,11 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Self
-
-import sqlite_utils
+from typing import Any, Self
 
 from tracker.errors import MissingDatabaseError, StoreError
 from tracker.store.migrations import migrations
@@ -90,6 +88,126 @@ def require_database(path: str | Path) -> None:
     raise MissingDatabaseError(f"{path}: no such database (fetch creates one; check --db or [database] path)")
 
 
+Parameters = Sequence[Any] | Mapping[str, Any]
+
+# statements that return no rows and would end, or cannot run in, a transaction: not queries
+_NOT_QUERIES = frozenset(
+    {"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE", "VACUUM", "ATTACH", "DETACH"}
+)
+
+
+class Connection:
+    """The part of sqlite_utils.Database the store uses, over one sqlite3 connection and with the
+    same behaviour: `execute` runs a statement, a write outside any transaction being committed
+    at once (and nothing left open when it fails); `query` gives rows as dicts. Our own, so that
+    opening an up-to-date database imports no sqlite-utils (it applies the migrations:
+    tracker.store.migrations).
+
+    The connection is put in autocommit mode: sqlite3 opens no transaction by itself before a
+    write (which sqlite-utils then commits by hand); every transaction is one we begin (BEGIN,
+    SAVEPOINT), and a statement outside them is its own."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        conn.isolation_level = None
+        self.conn = conn
+        # as sqlite_utils.Database turns them on: a row deleted by REPLACE fires its delete triggers
+        conn.execute("PRAGMA recursive_triggers = on")
+
+    def execute(self, sql: str, parameters: Parameters | None = None) -> sqlite3.Cursor:
+        """Run one statement; outside a transaction a write is committed at once."""
+        return self.conn.execute(sql) if parameters is None else self.conn.execute(sql, parameters)
+
+    def query(self, sql: str, parameters: Parameters | None = None) -> Iterator[dict[str, Any]]:
+        """The rows of a statement that returns rows, each a dict by column name (a repeated
+        name gets _2, _3 ...); another statement is a ValueError, and has no effect. A SELECT
+        runs as it is; anything else inside a savepoint, undone when it returns no rows."""
+        keyword = _first_keyword(sql)
+        args: tuple[Parameters, ...] = () if parameters is None else (parameters,)
+        if keyword == "SELECT":  # cannot write: no savepoint needed
+            cursor = self.conn.execute(sql, *args)
+            return _dicts(cursor, cursor)
+        if keyword in _NOT_QUERIES:
+            raise ValueError(_NOT_A_QUERY)
+        if keyword == "PRAGMA":  # some refuse to run in a transaction: no savepoint
+            cursor = self.conn.execute(sql, *args)
+            if cursor.description is None:
+                raise ValueError(_NOT_A_QUERY)
+            return _dicts(cursor, cursor)
+        return self._guarded_query(sql, args)
+
+    def _guarded_query(self, sql: str, args: tuple[Parameters, ...]) -> Iterator[dict[str, Any]]:
+        conn = self.conn
+        conn.execute('SAVEPOINT "tracker_query"')
+        released = False
+        try:
+            cursor = conn.execute(sql, *args)
+            if cursor.description is None:
+                raise ValueError(_NOT_A_QUERY)
+            # a write that returns rows (RETURNING) must run to its end before the release
+            rows = cursor.fetchall()
+            conn.execute('RELEASE "tracker_query"')
+            released = True
+            return _dicts(cursor, rows)
+        finally:
+            if not released and conn.in_transaction:
+                conn.execute('ROLLBACK TO "tracker_query"')
+                conn.execute('RELEASE "tracker_query"')
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+
+_NOT_A_QUERY = "query() can only be used with SQL that returns rows - use execute() for other statements"
+
+
+def _dicts(cursor: sqlite3.Cursor, rows: Iterator[Any] | list[Any]) -> Iterator[dict[str, Any]]:
+    keys = [d[0] for d in cursor.description]
+    if len(set(keys)) != len(keys):
+        keys = _unique(keys)
+    return (dict(zip(keys, row, strict=True)) for row in rows)
+
+
+def _unique(keys: list[str]) -> list[str]:
+    """Column names made unique as sqlite-utils makes them: a repeated name gets _2, _3 ...,
+    skipping a suffix that is another column's name."""
+    taken, seen, out = set(keys), set[str](), []
+    for key in keys:
+        if key in seen:
+            name, suffix = key, 2
+            while name in seen or name in taken:
+                name, suffix = f"{key}_{suffix}", suffix + 1
+            key = name
+        seen.add(key)
+        out.append(key)
+    return out
+
+
+def _first_keyword(sql: str) -> str:
+    """The first keyword of a statement, upper case, after blanks, `;`, a byte order mark and
+    comments; '' when there is none."""
+    i, n = 0, len(sql)
+    while i < n:
+        if sql[i].isspace() or sql[i] in ";\ufeff":
+            i += 1
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            if end < 0:
+                return ""
+            i = end + 1
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            if end < 0:
+                return ""
+            i = end + 2
+        else:
+            j = i
+            while j < n and (sql[j].isalnum() or sql[j] == "_"):
+                j += 1
+            return sql[i:j].upper()
+    return ""
+
+
 def _empty_file(path: Path) -> bool:
     """True for a file of 0 bytes (with no write-ahead log holding its content)."""
     try:
@@ -115,6 +233,10 @@ class Database:
         self.path = Path(path)
         # a connection handed from thread to thread (never used by two at once): a fetch's pool
         self.any_thread = any_thread
+        # the savepoints of the writes under way, innermost last: (name, conn.total_changes when opened)
+        self._savepoints: list[tuple[str, int]] = []
+        self._depth = 0  # writes under way, nested
+        self._deferred: list[tuple[str, Parameters]] = []  # statements for the end of the outermost (defer)
         self._lock = threading.RLock() if str(path) == ":memory:" else _write_lock(self.path)
         if str(path) == ":memory:":  # a scratch database (tracker check): no file to look at
             self.db = self._connect(self.path)
@@ -142,12 +264,12 @@ class Database:
             )
         self.db = self._connect(self.path)
 
-    def _connect(self, path: Path) -> sqlite_utils.Database:
+    def _connect(self, path: Path) -> Connection:
         """`path` opened, in WAL mode and migrated; errors name self.path (the file the user gave)."""
         conn: sqlite3.Connection | None = None
         try:
             conn = sqlite3.connect(str(path), timeout=30, check_same_thread=not self.any_thread)
-            self.db = sqlite_utils.Database(conn)
+            self.db = Connection(conn)
             self.db.execute("PRAGMA busy_timeout = 30000")
             self.db.execute("PRAGMA foreign_keys = ON")
             self._setup()
@@ -236,10 +358,23 @@ class Database:
         """A write transaction, all or nothing. The threads of this process take turns on the
         file's write lock; BEGIN IMMEDIATE then takes SQLite's up front, so writers of other
         processes wait (busy_timeout) instead of failing on a stale read snapshot. A
-        read-only, full or corrupt database raises StoreError (database_error), after the rollback."""
+        read-only, full or corrupt database raises StoreError (database_error), after the rollback.
+        Nested in a write of the same thread, it is a savepoint of that write's transaction."""
+        with self._file_errors(), self._transaction():
+            yield
+
+    def write_one(self, sql: str, parameters: Parameters = ()) -> sqlite3.Cursor:
+        """Run one writing statement, all or nothing as in write(), which it needs no
+        transaction for: a statement is atomic by itself, committed at once outside a
+        transaction and, inside the thread's open one, undone alone when it fails (no savepoint)."""
+        with self._file_errors(), self._lock:
+            return self.db.execute(sql, parameters)
+
+    @contextmanager
+    def _file_errors(self) -> Iterator[None]:
+        """SQLite's errors about the database file as StoreError (see write)."""
         try:
-            with self._transaction():
-                yield
+            yield
         except sqlite3.DatabaseError as exc:
             code = getattr(exc, "sqlite_errorname", None) or ""
             error = None if code.startswith(_TRANSIENT) else database_error(self.path, exc)
@@ -268,22 +403,13 @@ class Database:
         with self._lock:
             conn = self.db.conn
             if conn.in_transaction:
-                name = f"sp_{next(_SAVEPOINTS)}"
-                conn.execute(f"SAVEPOINT {name}")
-                try:
+                with self._savepoint(conn), self._deferring():
                     yield
-                except BaseException:
-                    # SQLite may already have rolled the whole transaction back (disk full, I/O
-                    # error): then there is no savepoint left, and the original error is the one to raise
-                    if conn.in_transaction:
-                        conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
-                        conn.execute(f"RELEASE SAVEPOINT {name}")
-                    raise
-                conn.execute(f"RELEASE SAVEPOINT {name}")
                 return
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield
+                with self._deferring():
+                    yield
             except BaseException:
                 conn.rollback()
                 raise
@@ -293,6 +419,66 @@ class Database:
                 if conn.in_transaction:  # a failed COMMIT (disk full) may leave the transaction open
                     conn.rollback()
                 raise
+
+    def defer(self, sql: str, parameters: Parameters) -> None:
+        """Run a writing statement at the end of the outermost write under way, inside its
+        transaction, together with those like it (executemany), or at once outside a write. For
+        what nothing reads before then: the full-text index (FTS5 writes what it was given as a
+        segment of its own at every savepoint, so a page's documents, each in a savepoint, made
+        a segment each)."""
+        if self._depth:
+            self._deferred.append((sql, parameters))
+        else:
+            self.write_one(sql, parameters)
+
+    @contextmanager
+    def _deferring(self) -> Iterator[None]:
+        """The body of a write: at the end of the outermost, the statements deferred in it run; a
+        write undone forgets those deferred in it."""
+        mark = len(self._deferred)
+        self._depth += 1
+        try:
+            yield
+            if self._depth == 1 and self._deferred:
+                deferred, self._deferred = self._deferred, []
+                for sql, group in itertools.groupby(deferred, key=lambda d: d[0]):
+                    self.db.conn.executemany(sql, [params for _, params in group])
+        except BaseException:
+            del self._deferred[mark:]
+            raise
+        finally:
+            self._depth -= 1
+
+    @contextmanager
+    def _savepoint(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """A savepoint for a nested write. Nothing written since the enclosing write's savepoint
+        was opened (no row changed: conn.total_changes; no nested write changes the schema),
+        that one marks the same state and is shared: a page's transaction stores each document
+        in a savepoint, and the document's own write needs no second one."""
+        if self._savepoints and self._savepoints[-1][1] == conn.total_changes:
+            name = self._savepoints[-1][0]
+            try:
+                yield
+            except BaseException:
+                if conn.in_transaction:  # kept: the enclosing write goes on in it, or undoes it
+                    conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                raise
+            return
+        name = f"sp_{next(_SAVEPOINTS)}"
+        conn.execute(f"SAVEPOINT {name}")
+        self._savepoints.append((name, conn.total_changes))
+        try:
+            yield
+        except BaseException:
+            # SQLite may already have rolled the whole transaction back (disk full, I/O
+            # error): then there is no savepoint left, and the original error is the one to raise
+            if conn.in_transaction:
+                conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                conn.execute(f"RELEASE SAVEPOINT {name}")
+            raise
+        finally:
+            self._savepoints.pop()
+        conn.execute(f"RELEASE SAVEPOINT {name}")
 
     def __enter__(self) -> Self:
         return self

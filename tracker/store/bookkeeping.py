@@ -4,6 +4,8 @@ read, and the HTTP cache (validators for conditional GET)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 
@@ -39,20 +41,28 @@ class BookkeepingTables(Database):
     def mark_unclassified(self, document_id: int, reason: str = "pending") -> None:
         """Note that a document is not classified: 'pending' until its classification is stored,
         or why the rules could not classify it."""
-        with self.write():
-            self.db.execute(
-                """INSERT INTO unclassified(document_id, reason, since) VALUES (?, ?, ?)
-                   ON CONFLICT(document_id) DO UPDATE SET reason = excluded.reason""",
-                [document_id, reason, now_iso()],
-            )
+        self.write_one(
+            """INSERT INTO unclassified(document_id, reason, since) VALUES (?, ?, ?)
+               ON CONFLICT(document_id) DO UPDATE SET reason = excluded.reason""",
+            [document_id, reason, now_iso()],
+        )
 
     def clear_unclassified(self, document_id: int | None = None) -> None:
         """The document is classified (or, with None, every document is about to be)."""
-        with self.write():
-            if document_id is None:
-                self.db.execute("DELETE FROM unclassified")
-            else:
-                self.db.execute("DELETE FROM unclassified WHERE document_id = ?", [document_id])
+        if document_id is None:
+            self.write_one("DELETE FROM unclassified")
+        else:
+            self.write_one("DELETE FROM unclassified WHERE document_id = ?", [document_id])
+
+    def clear_unclassified_of(self, document_ids: Sequence[int]) -> None:
+        """These documents are classified: clear_unclassified for each, in one statement (a few
+        hundred ids a statement, in one transaction, for more)."""
+        chunks = [list(document_ids[i : i + 500]) for i in range(0, len(document_ids), 500)]
+        with self.write() if len(chunks) > 1 else nullcontext():
+            for ids in chunks:
+                self.write_one(
+                    f"DELETE FROM unclassified WHERE document_id IN ({', '.join('?' * len(ids))})", ids
+                )
 
     def unclassified(self, reason: str | None = None) -> list[tuple[int, str]]:
         """Documents stored without their classification (only those with `reason`, when given)."""
@@ -79,28 +89,25 @@ class BookkeepingTables(Database):
 
     def add_pending_text(self, source: str, url: str, document_id: int) -> None:
         """Remember that a document's full text (at `url`) is still to be read."""
-        with self.write():
-            self.db.execute(
-                """INSERT INTO pending_texts(url, document_id, source, first_seen) VALUES (?, ?, ?, ?)
-                   ON CONFLICT(source, url) DO UPDATE SET document_id = excluded.document_id""",
-                [url, document_id, source, now_iso()],
-            )
+        self.write_one(
+            """INSERT INTO pending_texts(url, document_id, source, first_seen) VALUES (?, ?, ?, ?)
+               ON CONFLICT(source, url) DO UPDATE SET document_id = excluded.document_id""",
+            [url, document_id, source, now_iso()],
+        )
 
     def drop_pending_text(self, source: str, document_id: int) -> None:
         """The document's full text was read (or it is gone): nothing more to fetch."""
-        with self.write():
-            self.db.execute(
-                "DELETE FROM pending_texts WHERE source = ? AND document_id = ?", [source, document_id]
-            )
+        self.write_one(
+            "DELETE FROM pending_texts WHERE source = ? AND document_id = ?", [source, document_id]
+        )
 
     def pending_text_failed(self, source: str, url: str, error: str) -> None:
         """One more failed attempt at a pending text."""
-        with self.write():
-            self.db.execute(
-                """UPDATE pending_texts SET attempts = attempts + 1, last_error = ?, last_try = ?
-                   WHERE source = ? AND url = ?""",
-                [error, now_iso(), source, url],
-            )
+        self.write_one(
+            """UPDATE pending_texts SET attempts = attempts + 1, last_error = ?, last_try = ?
+               WHERE source = ? AND url = ?""",
+            [error, now_iso(), source, url],
+        )
 
     def pending_texts(self, source: str, limit: int) -> list[PendingText]:
         """A source's pending texts, never-tried first, then the longest untried."""
@@ -158,12 +165,11 @@ class BookkeepingTables(Database):
     ) -> None:
         """Remember validators once a response was fully processed (never before: a crash must
         make the next run read it again), and what the page told us (`derived`)."""
-        with self.write():
-            self.db.execute(
-                """INSERT INTO http_cache(url, etag, last_modified, content_hash, updated_at, derived)
-                   VALUES (?, ?, ?, ?, ?, ?)
-                   ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
-                       content_hash = excluded.content_hash, updated_at = excluded.updated_at,
-                       derived = excluded.derived""",
-                [url, etag, last_modified, sha256(body), now_iso(), derived],
-            )
+        self.write_one(
+            """INSERT INTO http_cache(url, etag, last_modified, content_hash, updated_at, derived)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
+                   content_hash = excluded.content_hash, updated_at = excluded.updated_at,
+                   derived = excluded.derived""",
+            [url, etag, last_modified, sha256(body), now_iso(), derived],
+        )

@@ -84,6 +84,8 @@ class DocumentFilter:
     limit: int | None = None  # at most this many, newest first
 
 
+_BATCH = 500  # ids in one IN (...) of a statement: far below SQLite's limit of parameters
+
 _DOCUMENT_COLUMNS = (
     "d.id, d.title, d.published, d.language, d.doc_number, d.source, d.kind, d.source_kind, d.meta"
 )
@@ -115,23 +117,27 @@ class DocumentTables(Database):
         the document at that URL has another number: a page that now shows a new announcement).
         A config-only source's URL comes first: its scoped keys are only as good as the dates it
         had (a document split off by migration 0008 gets its key on the next fetch)."""
-        if doc.number_scope is not None and (by_url := self._document_at_url(doc)) is not None:
-            return by_url
-        for key in doc.all_keys:
-            row = self.db.execute("SELECT document_id FROM document_keys WHERE key = ?", [key]).fetchone()
-            if row:
-                return int(row[0])
-        return self._document_at_url(doc)
+        return self._lookup(doc, doc.all_keys)[0]
 
-    def _document_at_url(self, doc: Document) -> int | None:
-        row = self.db.execute(
-            "SELECT u.document_id, d.doc_number FROM document_urls u JOIN documents d ON d.id = u.document_id"
-            " WHERE u.url = ? ORDER BY u.last_seen DESC, u.document_id DESC LIMIT 1",
-            [doc.url],
-        ).fetchone()
-        if row is None or (doc.doc_number and row[1] and row[1] != doc.doc_number):
-            return None
-        return int(row[0])
+    def _lookup(self, doc: Document, keys: list[str]) -> tuple[int | None, dict[str, int]]:
+        """document_id_for `doc` and the stored documents of its `keys` (those known), in one statement."""
+        marks = ", ".join("?" * len(keys))
+        of_keys = f"SELECT key, document_id, NULL FROM document_keys WHERE key IN ({marks}) UNION ALL "
+        rows = self.db.execute(
+            (of_keys if keys else "")
+            + "SELECT * FROM (SELECT NULL, u.document_id, d.doc_number FROM document_urls u"
+            " JOIN documents d ON d.id = u.document_id WHERE u.url = ?"
+            " ORDER BY u.last_seen DESC, u.document_id DESC LIMIT 1)",
+            [*keys, doc.url],
+        ).fetchall()
+        by_key = {str(r[0]): int(r[1]) for r in rows if r[0] is not None}
+        at_url = next((r for r in rows if r[0] is None), None)
+        by_url = None
+        if at_url is not None and not (doc.doc_number and at_url[2] and at_url[2] != doc.doc_number):
+            by_url = int(at_url[1])
+        if doc.number_scope is not None and by_url is not None:
+            return by_url, by_key
+        return next((by_key[k] for k in keys if k in by_key), by_url), by_key
 
     def url_known(self, url: str) -> bool:
         """True when a document was already stored from `url`."""
@@ -153,35 +159,40 @@ class DocumentTables(Database):
         document split off by migration 0008 has none); True when it did."""
         if published is None:
             return False
-        with self.write():
-            cur = self.db.execute(
-                "UPDATE documents SET published = ? WHERE id = ? AND published IS NULL",
-                [published.isoformat(), doc_id],
-            )
+        cur = self.write_one(
+            "UPDATE documents SET published = ? WHERE id = ? AND published IS NULL",
+            [published.isoformat(), doc_id],
+        )
         return cur.rowcount > 0
 
     def save_document(self, doc: Document, fetched_at: str | None = None) -> tuple[str, int]:
         """Store one delivery of an announcement, atomically. Returns (outcome, document id), the
         outcome being 'new', 'updated' (the page at this URL changed: a new version is kept),
         'merged' (a known announcement reached by another URL or source) or 'unchanged'. The
-        delivery is sanitised first (Document.sanitise: ParseError for a URL no reader may follow)."""
+        delivery is sanitised first (Document.sanitise: ParseError for a URL no reader may follow).
+        Full-text search finds it once the outermost write under way ends (Database.defer)."""
         doc.sanitise()
         now = fetched_at or now_iso()
         chash = doc.content_hash
+        keys = doc.all_keys
         with self.write():
-            doc_id = self.document_id_for(doc)
+            doc_id, known_keys = self._lookup(doc, keys)
             if doc_id is None:
                 doc_id = self._insert_document(doc, now, chash)
                 outcome = "new"
             else:
                 outcome = self._update_document(doc_id, doc, now, chash)
-            for key in doc.all_keys:
-                self.db.execute(
-                    "INSERT OR IGNORE INTO document_keys(key, document_id) VALUES (?, ?)", [key, doc_id]
+            # a key already stored stays with its document (OR IGNORE: a key may be listed twice)
+            if new_keys := [(key, doc_id) for key in keys if key not in known_keys]:
+                self.db.conn.executemany(
+                    "INSERT OR IGNORE INTO document_keys(key, document_id) VALUES (?, ?)", new_keys
                 )
+            # indexed at the end of the outermost write (a page's documents together); a new
+            # document's id is above every indexed one (documents are never deleted)
+            if outcome == "updated":
+                self.defer("DELETE FROM documents_fts WHERE rowid = ?", [doc_id])
             if outcome in ("new", "updated"):
-                self.db.execute("DELETE FROM documents_fts WHERE rowid = ?", [doc_id])
-                self.db.execute(
+                self.defer(
                     "INSERT INTO documents_fts(rowid, title, body) VALUES (?, ?, ?)",
                     [doc_id, fts_text(doc.title), fts_text(doc.text)],
                 )
@@ -297,9 +308,10 @@ class DocumentTables(Database):
         ).strip()
 
     def _reindex(self, doc_id: int) -> None:
+        # deferred as save_document's are, and so in order with them
         row = self.db.execute("SELECT title, text FROM documents WHERE id = ?", [doc_id]).fetchone()
-        self.db.execute("DELETE FROM documents_fts WHERE rowid = ?", [doc_id])
-        self.db.execute(
+        self.defer("DELETE FROM documents_fts WHERE rowid = ?", [doc_id])
+        self.defer(
             "INSERT INTO documents_fts(rowid, title, body) VALUES (?, ?, ?)",
             [doc_id, fts_text(row[0]), fts_text(row[1])],
         )
@@ -354,6 +366,19 @@ class DocumentTables(Database):
             f"SELECT {_DOCUMENT_COLUMNS}, d.text FROM documents d WHERE d.id = ?", [document_id]
         ).fetchone()
         return None if row is None else _stored_document(row)
+
+    def stored_documents(self, document_ids: Sequence[int]) -> dict[int, StoredDocument]:
+        """The stored documents of `document_ids` (those there are), text included, by id: what
+        stored_document gives for each, read a few hundred at a time rather than one by one."""
+        found: dict[int, StoredDocument] = {}
+        for i in range(0, len(document_ids), _BATCH):
+            ids = list(document_ids[i : i + _BATCH])
+            for row in self.db.execute(
+                f"SELECT {_DOCUMENT_COLUMNS}, d.text FROM documents d WHERE d.id IN ({', '.join('?' * len(ids))})",
+                ids,
+            ):
+                found[int(row[0])] = _stored_document(row)
+        return found
 
     def document_ids(self) -> list[int]:
         """The id of every stored document, oldest date of issue first (undated first)."""

@@ -1,15 +1,90 @@
-"""The database schema: versioned migrations, applied on open (never drop-and-recreate)."""
+"""The database schema: versioned migrations, applied on open (never drop-and-recreate).
+
+sqlite-utils applies them (its `Migrations`, recording each in `_sqlite_migrations`), but is
+imported only when some are pending: a new or an older database. Whether any are is read here
+with plain SQL, so that opening an up-to-date database never imports it."""
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
-import sqlite_utils
-from sqlite_utils import Migrations
+if TYPE_CHECKING:
+    import sqlite_utils
 
-migrations = Migrations("minerals-tracker")
+MigrationFunction = Callable[["sqlite_utils.Database"], None]
+
+
+class Connected(Protocol):
+    """What the migrations are read and applied through: a connection (tracker.store.base.Connection)."""
+
+    conn: sqlite3.Connection
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema: its name (as recorded once applied) and what it does."""
+
+    name: str
+    fn: MigrationFunction
+
+
+class MigrationSet:
+    """The schema's migrations in the order they were registered (with `@migrations(name=...)`),
+    read and recorded the way sqlite-utils' `Migrations` of the same name does."""
+
+    migrations_table = "_sqlite_migrations"
+
+    def __init__(self, name: str):
+        self.name = name
+        self.migrations: list[Migration] = []
+
+    def __call__(self, *, name: str) -> Callable[[MigrationFunction], MigrationFunction]:
+        """Register the decorated function as the next migration, called `name`."""
+
+        def register(fn: MigrationFunction) -> MigrationFunction:
+            if any(m.name == name for m in self.migrations):
+                raise ValueError(f"migration {name!r} is registered twice")
+            self.migrations.append(Migration(name, fn))
+            return fn
+
+        return register
+
+    def applied(self, db: Connected) -> list[str]:
+        """The names of the migrations applied to `db`, in the order they were applied."""
+        try:
+            rows = db.conn.execute(
+                f"SELECT name FROM {self.migrations_table} WHERE migration_set = ? ORDER BY rowid",
+                [self.name],
+            ).fetchall()
+        except sqlite3.OperationalError as exc:
+            if str(exc) == f"no such table: {self.migrations_table}":  # a new database
+                return []
+            raise
+        return [str(r[0]) for r in rows]
+
+    def pending(self, db: Connected) -> list[Migration]:
+        """The migrations not applied to `db` yet, in order."""
+        done = set(self.applied(db))
+        return [m for m in self.migrations if m.name not in done]
+
+    def apply(self, db: Connected, *, stop_before: str | None = None) -> None:
+        """Apply the pending migrations to `db` (up to the one named `stop_before`), each with the
+        record of it in one transaction, by sqlite-utils (imported here: a process that opens only
+        up-to-date databases never imports it)."""
+        import sqlite_utils
+
+        steps = sqlite_utils.Migrations(self.name)
+        for m in self.migrations:
+            steps(name=m.name)(m.fn)
+        steps.apply(sqlite_utils.Database(db.conn), stop_before=stop_before)
+
+
+migrations = MigrationSet("minerals-tracker")
 
 
 @migrations(name="0001_documents_runs")

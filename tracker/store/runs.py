@@ -81,11 +81,10 @@ class RunTables(Database):
 
     def start_run(self, source: str, mode: str) -> int:
         """Record that a run began; a crash leaves it 'running' until `close_interrupted_runs`."""
-        with self.write():
-            cur = self.db.execute(
-                "INSERT INTO fetch_runs(source, mode, started_at, status) VALUES (?, ?, ?, 'running')",
-                [source, mode, now_iso()],
-            )
+        cur = self.write_one(
+            "INSERT INTO fetch_runs(source, mode, started_at, status) VALUES (?, ?, ?, 'running')",
+            [source, mode, now_iso()],
+        )
         return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, stats: RunStats) -> None:
@@ -114,32 +113,36 @@ class RunTables(Database):
                     run_id,
                 ],
             )
-            self.db.execute("INSERT OR IGNORE INTO source_state(source) VALUES (?)", [stats.source])
+            # each an upsert: the first run of a source makes its row as the update would leave
+            # the defaults (no failures, nothing seen), one statement either way
             if stats.status == "interrupted":  # not the source's fault: health is untouched
                 self.db.execute(
-                    "UPDATE source_state SET last_run_at = ?, incomplete = 1 WHERE source = ?",
-                    [now, stats.source],
+                    """INSERT INTO source_state(source, last_run_at, incomplete) VALUES (?, ?, 1)
+                       ON CONFLICT(source) DO UPDATE SET last_run_at = excluded.last_run_at, incomplete = 1""",
+                    [stats.source, now],
                 )
             elif stats.ok:
+                # a source that answered "not modified" keeps the count of items it showed last
+                seen = None if stats.not_modified and not stats.items_seen else stats.items_seen
                 self.db.execute(
-                    """UPDATE source_state SET last_run_at = ?, last_success = ?, consecutive_failures = 0, incomplete = 0,
-                           last_items_seen = CASE WHEN ? THEN last_items_seen ELSE ? END,
-                           max_items_seen = MAX(max_items_seen, ?) WHERE source = ?""",
-                    [
-                        now,
-                        now,
-                        stats.not_modified and not stats.items_seen,
-                        stats.items_seen,
-                        stats.items_seen,
-                        stats.source,
-                    ],
+                    """INSERT INTO source_state(source, last_run_at, last_success, consecutive_failures,
+                           incomplete, last_items_seen, max_items_seen) VALUES (?, ?, ?, 0, 0, ?, ?)
+                       ON CONFLICT(source) DO UPDATE SET last_run_at = excluded.last_run_at,
+                           last_success = excluded.last_success, consecutive_failures = 0, incomplete = 0,
+                           last_items_seen = COALESCE(excluded.last_items_seen, last_items_seen),
+                           max_items_seen = MAX(max_items_seen, excluded.max_items_seen)""",
+                    [stats.source, now, now, seen, stats.items_seen],
                 )
             else:
                 self.db.execute(
-                    """UPDATE source_state SET last_run_at = ?, last_error = ?, last_error_at = ?, incomplete = 1,
-                           consecutive_failures = consecutive_failures + 1, last_items_seen = ?,
-                           max_items_seen = MAX(max_items_seen, ?) WHERE source = ?""",
-                    [now, error, now, stats.items_seen, stats.items_seen, stats.source],
+                    """INSERT INTO source_state(source, last_run_at, last_error, last_error_at, incomplete,
+                           consecutive_failures, last_items_seen, max_items_seen) VALUES (?, ?, ?, ?, 1, 1, ?, ?)
+                       ON CONFLICT(source) DO UPDATE SET last_run_at = excluded.last_run_at,
+                           last_error = excluded.last_error, last_error_at = excluded.last_error_at, incomplete = 1,
+                           consecutive_failures = consecutive_failures + 1,
+                           last_items_seen = excluded.last_items_seen,
+                           max_items_seen = MAX(max_items_seen, excluded.max_items_seen)""",
+                    [stats.source, now, error, now, stats.items_seen, stats.items_seen],
                 )
 
     def close_interrupted_runs(self, sources: list[str] | None = None) -> int:
