@@ -396,3 +396,28 @@ def test_a_source_s_health_after_its_runs_is_as_before(db_path: Path, sequence: 
         got = store.db.execute(f"SELECT {columns} FROM source_state").fetchall()
         assert got == reference.execute(f"SELECT {columns} FROM source_state").fetchall()
         reference.close()
+
+
+def test_an_item_is_known_by_its_url_or_any_of_its_keys_in_one_statement(db_path: Path) -> None:
+    with Store(db_path) as store:
+        with store.write():
+            store.save_document(doc(1, keys=["guid:a", "guid:b"]))
+        url = doc(1).url
+        statements: list[str] = []
+        store.db.conn.set_trace_callback(statements.append)
+        answers = [
+            store.known(url),
+            store.known("http://elsewhere/x", ["guid:zz", "guid:b"]),
+            store.known("http://elsewhere/x", ["guid:zz"]),
+            store.known("http://elsewhere/x"),
+        ]
+        store.db.conn.set_trace_callback(None)
+        # the same answers as the two lookups it replaces, one statement each
+        assert answers == [True, True, False, False]
+        assert answers == [
+            store.url_known(url),
+            any(store.key_known(k) for k in ["guid:zz", "guid:b"]),
+            store.key_known("guid:zz"),
+            store.url_known("http://elsewhere/x"),
+        ]
+        assert len(statements) == 4

@@ -417,7 +417,7 @@ class ListSource(SourceKind[SettingsT]):
                 stats.skipped_offhost += 1
                 log.info("%s: link to another host not followed: %s", self.name, item.url)
                 continue
-            known = self.store.url_known(item.url) or any(self.store.key_known(k) for k in item.keys)
+            known = self.store.known(item.url, item.keys)
             if known:
                 all_new = False
                 # a backfill looks for what is missing; a fetch re-checks known pages (cheap 304s)

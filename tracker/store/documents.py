@@ -143,6 +143,15 @@ class DocumentTables(Database):
         """True when a document was already stored from `url`."""
         return self.db.execute("SELECT 1 FROM document_urls WHERE url = ?", [url]).fetchone() is not None
 
+    def known(self, url: str, keys: Sequence[str] = ()) -> bool:
+        """True when a document was already stored from `url` or with one of `keys` (one
+        statement: `url_known` or any `key_known`)."""
+        sql = "SELECT EXISTS (SELECT 1 FROM document_urls WHERE url = ?)"
+        if keys:
+            marks = ", ".join("?" * len(keys))
+            sql += f" OR EXISTS (SELECT 1 FROM document_keys WHERE key IN ({marks}))"
+        return bool(self.db.execute(sql, [url, *keys]).fetchone()[0])
+
     def url_known_by(self, url: str, source: str) -> bool:
         """True when `source` already stored a document from `url`."""
         row = self.db.execute(
