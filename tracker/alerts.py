@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from tracker.codes import severity_rank
 from tracker.settings import Config, Recipient, SourceConfig
-from tracker.store import Alert, Due, SourceState, Store, StoredEvent
+from tracker.store import Alert, Due, Incident, SourceState, Store, StoredEvent
 from tracker.wording import plural
 
 SUBSTANCE = ("action", "effective", "expires", "minerals")
@@ -73,19 +73,23 @@ def _event_alerts(store: Store, config: Config, now: datetime, every: bool) -> l
     if config.alerts.max_age_days > 0:
         cutoff = (local_today(config, now) - timedelta(days=config.alerts.max_age_days)).isoformat()
     out = []
-    for event in store.events_to_alert(every=every):
-        if (a := _event_alert(store, event, cutoff, now)) is not None:
+    events = store.events_to_alert(every=every)
+    told = store.last_event_alerts(e.id for e in events)
+    for event in events:
+        if (a := _event_alert(store, event, told.get(event.id), cutoff, now)) is not None:
             out.append(a)
     store.events_alerted()
     return out
 
 
-def _event_alert(store: Store, e: StoredEvent, cutoff: str | None, now: datetime) -> Alert | None:
-    """The alert an event written since the last sync is due, if any: its first ('event'; an
-    event announced before `cutoff` is recorded suppressed), or one for a new substance."""
+def _event_alert(
+    store: Store, e: StoredEvent, last: Alert | None, cutoff: str | None, now: datetime
+) -> Alert | None:
+    """The alert an event written since the last sync is due, if any, given the last alert about
+    it (`last`): its first ('event'; an event announced before `cutoff` is recorded suppressed),
+    or one for a new substance."""
     sub = substance(e)
     digest = _hash(sub)
-    last = store.last_event_alert(e.id)
     if last is None:
         old_news = cutoff is not None and (e.announced or "") < cutoff
         detail: dict[str, object] = {"substance": sub, "hash": digest}
@@ -158,17 +162,19 @@ def _problem(
 
 def _health_alerts(store: Store, config: Config, now: datetime) -> list[Alert]:
     out = []
+    incidents = store.open_incidents()
     for src in config.sources.values():
-        if src.enabled and (a := _health_alert(store, config, src, now)) is not None:
+        if src.enabled and (a := _health_alert(store, config, src, incidents.get(src.name), now)) is not None:
             out.append(a)
     return out
 
 
-def _health_alert(store: Store, config: Config, src: SourceConfig, now: datetime) -> Alert | None:
-    """A source's incident opened (a problem and none open) or closed (no problem, one open, and
-    its last run succeeded), with its alert."""
+def _health_alert(
+    store: Store, config: Config, src: SourceConfig, incident: Incident | None, now: datetime
+) -> Alert | None:
+    """A source's incident opened (a problem and none open: `incident` is the open one, if any)
+    or closed (no problem, one open, and its last run succeeded), with its alert."""
     state = store.source_state(src.name)
-    incident = store.open_incident(src.name)
     problem = _problem(config, src, state, now)
     if problem and incident is None:
         incident_id = store.add_incident(src.name, str(problem["reason"]), _iso(now))

@@ -26,7 +26,6 @@ from tracker.store import Store
 from tracker.store.documents import StoredDocument
 from tracker.store.events import MergedEvent, StoredDraft, StoredEvent, StoredListVersion
 from tracker.textutil import norm_title
-from tracker.timeline import query as timeline_events
 from tracker.vocab import Vocabulary
 
 COMPARED = (
@@ -123,11 +122,12 @@ class Classifier:
     def __call__(self, store: Store, doc_id: int) -> None:
         self.classify_document(store, doc_id)
 
-    def drafts_for(self, store: Store, doc: StoredDocument) -> list[Draft]:
-        """What the rules make of one stored document (list kinds: the diff with the last version)."""
+    def drafts_for(self, store: Store, doc: StoredDocument, version: StoredListVersion | None) -> list[Draft]:
+        """What the rules make of one stored document, given the newest list version it states, if
+        any (a list: the diff of that version with the one before)."""
         view = doc_view(doc)
         drafts = self.ruleset.classify(view)
-        if (version := store.list_version_of(doc.id)) is not None:
+        if version is not None:
             drafts += self._list_drafts(store, doc, version, view)
         return drafts
 
@@ -146,17 +146,20 @@ class Classifier:
         return self._classify(store, doc_ids)[1]
 
     def _classify(self, store: Store, doc_ids: Iterable[int]) -> tuple[set[str], list[PatternTimeout]]:
-        plans: list[tuple[StoredDocument, str, dict[str, Draft]]] = []
+        plans: list[Plan] = []
         timeouts: list[PatternTimeout] = []
-        for doc_id in dict.fromkeys(doc_ids):
+        ids = list(dict.fromkeys(doc_ids))
+        versions = store.list_versions_of(ids)
+        for doc_id in ids:
             doc = store.stored_document(doc_id)
             if doc is None:
                 continue
-            is_list = doc.kind == "list" or store.list_version_of(doc_id) is not None
+            version = versions.get(doc_id)
+            is_list = doc.kind == "list" or version is not None
             ident = f"list:{doc.doc_number or doc.id}" if is_list else identity(doc)
             try:  # outside any write transaction: a slow rule holds no lock
                 with budget(self.budget):
-                    drafts = self.drafts_for(store, doc)
+                    drafts = self.drafts_for(store, doc, version)
             except PatternTimeout as exc:
                 store.mark_unclassified(doc_id, f"{exc.where}: pattern took longer than {exc.seconds:g} s")
                 document = f"document {doc_id} ({doc.title[:80]})"
@@ -166,8 +169,7 @@ class Classifier:
         touched: set[str] = set()
         if plans:
             with store.write():
-                for doc, ident, new in plans:
-                    touched |= _store_drafts(store, doc, ident, new)
+                touched = _store_drafts(store, plans)
                 rebuild_events(store, touched)
         return touched, timeouts
 
@@ -220,17 +222,27 @@ class Classifier:
         return out
 
 
-def _store_drafts(store: Store, doc: StoredDocument, ident: str, new: dict[str, Draft]) -> set[str]:
-    """Replace one document's drafts (inside the caller's transaction); the event ids touched:
-    with a control, those of the events that cite it by number, title or citation."""
-    store.clear_unclassified(doc.id)
-    touched = store.replace_drafts(doc.id, ident, new) | set(new)
-    if doc.doc_number:
-        touched |= store.events_referring([doc.doc_number])
-    if any(d.action in CONTROL_ACTIONS for d in new.values()):
-        citation = doc.meta.get("citation")
-        names = [doc.title, citation if isinstance(citation, str) else ""]
-        touched |= store.events_citing(k for k in map(alias_key, names) if k)
+# what classification makes of one document: the document, its identity, its drafts by event id
+Plan = tuple[StoredDocument, str, dict[str, Draft]]
+
+
+def _store_drafts(store: Store, plans: list[Plan]) -> set[str]:
+    """Replace these documents' drafts (inside the caller's transaction), all together; the event
+    ids touched: those the documents had and have, those of the events that refer to their
+    numbers, and with a control, those of the events that cite it by title or citation."""
+    for doc, _, _ in plans:
+        store.clear_unclassified(doc.id)
+    touched = store.replace_drafts([(doc.id, ident, new) for doc, ident, new in plans])
+    keys: list[str] = []
+    for doc, _, new in plans:
+        touched |= set(new)
+        if any(d.action in CONTROL_ACTIONS for d in new.values()):
+            citation = doc.meta.get("citation")
+            keys += [
+                k for k in map(alias_key, [doc.title, citation if isinstance(citation, str) else ""]) if k
+            ]
+    touched |= store.events_referring(doc.doc_number for doc, _, _ in plans if doc.doc_number)
+    touched |= store.events_citing(keys)
     return touched
 
 
@@ -250,41 +262,45 @@ def rebuild_events(store: Store, ids: Iterable[str]) -> None:
     pending = set(ids)
     done: set[str] = set()
     measures: set[str] = set()  # whose states the changes may touch, before and after
+    controls: set[str] = set()  # the events that were or are controls: only those have states
     while pending:
-        batch = sorted(pending - done, key=lambda i: _rank(store, i))
+        batch = pending - done
+        # read for the whole batch at once: rebuilding an event changes no other event's drafts or row
+        drafts = store.drafts_of(batch)
+        stored = store.events_by_id(batch)
         pending = set()
-        for eid in batch:
+        for eid in sorted(batch, key=lambda i: _rank(drafts.get(i))):
             done.add(eid)
-            changed_number, touched = _rebuild_one(store, eid)
-            measures |= touched
+            old = stored.get(eid)
+            changed_number, new = _rebuild_one(store, eid, drafts.get(eid), old)
+            measures |= measure_keys(old) | measure_keys(new)
+            controls |= {e.id for e in (old, new) if e is not None and e.action in CONTROL_ACTIONS}
             if changed_number:
                 pending |= store.events_referring([changed_number]) - done
-    refresh_states(store, measures=measures, event_ids=done)
+    refresh_states(store, measures=measures, event_ids=controls)
 
 
-def _rank(store: Store, eid: str) -> int:
+def _rank(drafts: list[StoredDraft] | None) -> int:
     """0 for a control (or an event without drafts), 1 for any other event: the order of rebuilding."""
-    action = store.draft_action(eid)
-    return 0 if action is None or action in CONTROL_ACTIONS else 1
+    return 0 if not drafts or drafts[0].action in CONTROL_ACTIONS else 1
 
 
-def _rebuild_one(store: Store, eid: str) -> tuple[str | None, set[str]]:
-    """Merge one event's drafts into its row; returns its doc number when it is a control whose
-    minerals may matter to events referring to it, and the measures whose states the old and the
-    new row take part in."""
-    drafts = store.drafts_of(eid)
-    old = store.event(eid)
-    touched = measure_keys(old)
+def _rebuild_one(
+    store: Store, eid: str, drafts: list[StoredDraft] | None, old: StoredEvent | None
+) -> tuple[str | None, MergedEvent | None]:
+    """Merge one event's drafts into its row (`old`, the row as stored); returns its doc number
+    when it is a control whose minerals may matter to events referring to it, and the new row
+    (None when the event is gone)."""
     if not drafts:
-        store.delete_event(eid)
-        return (old.doc_number if old and old.action in CONTROL_ACTIONS else None), touched
+        if old is not None:
+            store.delete_event(eid)
+        return (old.doc_number if old and old.action in CONTROL_ACTIONS else None), None
     merged = _merge(store, eid, drafts)
-    store.save_event(merged)
-    touched |= measure_keys(merged)
+    store.save_event(merged, stored=old is not None)
     if merged.action in CONTROL_ACTIONS and merged.doc_number:
         if old is None or old.minerals != merged.minerals:
-            return str(merged.doc_number), touched
-    return None, touched
+            return str(merged.doc_number), merged
+    return None, merged
 
 
 def _merge(store: Store, eid: str, drafts: list[StoredDraft]) -> MergedEvent:
@@ -410,4 +426,6 @@ def _changes(before: dict[str, StoredEvent], after: dict[str, StoredEvent]) -> l
 
 def event_rows(store: Store) -> list[dict[str, Any]]:
     """Every event as a plain object (the JSON form of `tracker timeline`), oldest first."""
-    return [e.as_dict() for e in timeline_events(store, oldest_first=True)]
+    from tracker.timeline import query  # not at the top: a fetch classifies without it
+
+    return [e.as_dict() for e in query(store, oldest_first=True)]

@@ -35,7 +35,7 @@ from tracker.rules import (
 from tracker.textutil import detect_language
 from tracker.vocab import Vocabulary, load_vocabulary
 from tracker.wording import did_you_mean
-from tracker.yamlfile import LDict, RuleFileError, line_of, load_yaml
+from tracker.yamlfile import LDict, RuleFileError, line_of, load_yaml, plain
 
 # every key a rule file may use, by where it appears (rules/README.md documents each: a test compares)
 FILE_KEYS = {"rules"}
@@ -115,13 +115,14 @@ def check_rules(
     problems: list[RuleFileError] = []
     rules: list[Rule] = []
     seen: dict[str, str] = {}
+    probed: dict[str, bool] = {}  # pattern -> it passed the probe: rules repeat their date patterns
     for path in rule_files(folder):
         try:
             data = load_yaml(path)
         except RuleFileError as exc:
             problems.append(exc)
             continue
-        parser = _Parser(path, vocab, problems, sources)
+        parser = _Parser(path, vocab, problems, sources, probed)
         for rule in parser.file(data):
             where = f"{path}:{rule.line}"
             if rule.id in seen:
@@ -176,11 +177,13 @@ class _Parser:
         vocab: Vocabulary,
         problems: list[RuleFileError],
         sources: Collection[str] | None = None,
+        probed: dict[str, bool] | None = None,
     ):
         self.path = path
         self.vocab = vocab
         self.problems = problems
         self.sources = sorted(sources) if sources is not None else None
+        self.probed = {} if probed is None else probed  # the probes' verdicts, shared by a folder's files
 
     def err(self, line: int, message: str) -> None:
         self.problems.append(RuleFileError(self.path, line, message))
@@ -193,7 +196,9 @@ class _Parser:
         except patterns.error as exc:
             self.err(line, f"rule {rid!r}: bad regular expression {source!r}: {exc}")
             return None
-        if not patterns.probe(source):
+        if source not in self.probed:
+            self.probed[source] = patterns.probe(source)
+        if not self.probed[source]:
             self.err(
                 line,
                 f"rule {rid!r}: regular expression {source!r} backtracks catastrophically (over "
@@ -251,23 +256,24 @@ class _Parser:
         tests = self.tests(entry.get("tests"), entry.line_of("tests"), rid)
         if not tests and not what.diff_list:
             self.err(entry.line, f"rule {rid!r}: add at least one example under 'tests'")
+        # what is kept is plain (tracker.yamlfile.plain): the lines were for the problems above
         return Rule(
-            id=rid,
+            id=str(rid),
             title=str(entry["title"]),
             severity=str(entry["severity"]),
             file=str(self.path),
             line=entry.line,
             action=what.action,
             jurisdiction=what.jurisdiction,
-            sources=when.sources,
-            kinds=when.kinds,
-            languages=when.languages,
-            subtypes=when.subtypes,
+            sources=plain(when.sources),
+            kinds=plain(when.kinds),
+            languages=plain(when.languages),
+            subtypes=plain(when.subtypes),
             doc_number=when.doc_number,
-            keywords=when.keywords,
+            keywords={fld: Cond(*map(plain, (c.all, c.any, c.none))) for fld, c in when.keywords.items()},
             regexes=when.regexes,
             minerals=when.minerals,
-            targets=what.targets,
+            targets=plain(what.targets),
             targets_from=what.targets_from,
             minerals_from=what.minerals_from,
             effective=what.effective,
@@ -585,7 +591,7 @@ class _Parser:
             doc = {k: t.get(k) for k in TEST_KEYS - {"expect"}}
             if doc.get("published") is not None and not isinstance(doc["published"], date):
                 self.err(t.line_of("published"), f"rule {rid!r}: published must be a date (YYYY-MM-DD)")
-            out.append(RuleTest(line=t.line, doc=doc, expect=dict(expect) if expect is not None else None))
+            out.append(RuleTest(line=t.line, doc=plain(doc), expect=plain(expect)))
         return out
 
 

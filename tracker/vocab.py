@@ -329,12 +329,15 @@ class Matcher:
             if low and low not in self.keyword_ids:
                 self.keyword_ids[low] = len(self.keyword_ids)
                 info.setdefault(low, ([], [], []))[1].append(self.keyword_ids[low])
-        self._words = [w for w in info if w]
+        words = [w for w in info if w]
         self._info = [
             (bool(_ASCII_WORD.match(w[0])), tuple(info[w][0]), tuple(info[w][1]), tuple(info[w][2]))
-            for w in self._words
+            for w in words
         ]
-        self._ac = ahocorasick_rs.AhoCorasick(self._words) if self._words else None
+        # a match is read by its index alone: the automaton need not keep its own copy of the words
+        self._ac = ahocorasick_rs.AhoCorasick(words, store_patterns=False) if words else None
+        # the terms an ambiguous alias names: a scan that finds none of them has nothing to drop
+        self._ambiguous = {k for k, t in vocab.terms.items() if any(a in vocab.ambiguous for a in t.aliases)}
         symbols = sorted({t.symbol for t in vocab.terms.values() if t.symbol}, key=len, reverse=True)
         self._symbol_of = {t.symbol: t.id for t in vocab.terms.values() if t.symbol}
         alt = "|".join(symbols) or "(?!)"
@@ -388,7 +391,7 @@ class Matcher:
                     continue  # 'BY', 'UV' in capitals are words, not formulas: a formula has 'Ga' or '2'
                 start = base + (m.start("p") if m.group("p") else m.start("f"))
                 result.terms.setdefault(self._symbol_of[sym], []).append((in_title, start, start + len(sym)))
-        if self.vocab.ambiguous:
+        if not self._ambiguous.isdisjoint(result.terms):
             self._drop_lonely_ambiguous(result, title + "\n\n" + text)
         return result
 
@@ -397,8 +400,7 @@ class Matcher:
         amb = self.vocab.ambiguous
         low = lower_same_length(joined)
         for tid in list(result.terms):
-            term = self.vocab.terms.get(tid)
-            if term is None or not any(a in amb for a in term.aliases):
+            if tid not in self._ambiguous:
                 continue
             kept = []
             for hit in result.terms[tid]:

@@ -183,14 +183,23 @@ class AlertTables(Database):
         row = self.db.execute(f"SELECT {_ALERT} FROM alerts WHERE key = ?", [key]).fetchone()
         return _alert(row) if row else None
 
-    def last_event_alert(self, event_id: str) -> Alert | None:
-        """The newest 'event' or 'event_updated' alert of an event: what was last told of it."""
-        row = self.db.execute(
-            f"""SELECT {_ALERT} FROM alerts WHERE event_id = ? AND kind IN ('event', 'event_updated')
-                ORDER BY id DESC LIMIT 1""",
-            [event_id],
-        ).fetchone()
-        return _alert(row) if row else None
+    def last_event_alerts(self, event_ids: Iterable[str]) -> dict[str, Alert]:
+        """The newest 'event' or 'event_updated' alert of each of these events (what was last told
+        of it), by event id; an event never told of is left out."""
+        wanted = list(dict.fromkeys(event_ids))
+        out: dict[str, Alert] = {}
+        for i in range(0, len(wanted), _CHUNK):
+            chunk = wanted[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"""SELECT {_ALERT} FROM alerts WHERE id IN (SELECT MAX(id) FROM alerts
+                    WHERE event_id IN ({marks}) AND kind IN ('event', 'event_updated') GROUP BY event_id)""",
+                chunk,
+            )
+            for row in rows:
+                alert = _alert(row)
+                out[str(alert.event_id)] = alert
+        return out
 
     def alerts(self, *, since: str = "", newest_first: bool = False, limit: int = -1) -> list[Alert]:
         """The alerts not suppressed, created at `since` or later, oldest first (or newest first,
@@ -250,12 +259,15 @@ class AlertTables(Database):
 
     # --- health incidents ------------------------------------------------------------------------
 
-    def open_incident(self, source: str) -> Incident | None:
-        """The source's health incident still open, if any."""
-        row = self.db.execute(
-            "SELECT id, reason FROM health_incidents WHERE source = ? AND closed_at IS NULL", [source]
-        ).fetchone()
-        return Incident(int(row[0]), str(row[1])) if row else None
+    def open_incidents(self) -> dict[str, Incident]:
+        """The health incident still open of each source that has one, by source."""
+        out: dict[str, Incident] = {}
+        rows = self.db.execute(
+            "SELECT source, id, reason FROM health_incidents WHERE closed_at IS NULL ORDER BY id"
+        )
+        for source, incident_id, reason in rows:
+            out.setdefault(str(source), Incident(int(incident_id), str(reason)))
+        return out
 
     def add_incident(self, source: str, reason: str, at: str) -> int:
         """Open a health incident for `source`; returns its id."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from tracker.codes import CONTROL_ACTIONS, MODIFIER_ACTIONS
 from tracker.store.base import Database, now_iso
@@ -27,7 +27,10 @@ def _marks(values: Sequence[object]) -> str:
     return ", ".join("?" * len(values))
 
 
-def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
+_Key = TypeVar("_Key", str, int)
+
+
+def _chunks(values: Iterable[_Key]) -> Iterator[list[_Key]]:
     items = sorted(set(values))
     for i in range(0, len(items), CHUNK):
         yield items[i : i + CHUNK]
@@ -229,71 +232,73 @@ class EventTables(Database):
 
     # --- drafts --------------------------------------------------------------------------------
 
-    def replace_drafts(self, document_id: int, identity: str, drafts: Mapping[str, Draft]) -> set[str]:
-        """Put these drafts (by event id) in place of a document's; the event ids it had before.
-        Runs inside the caller's transaction."""
-        old = {
-            r[0]
-            for r in self.db.execute("SELECT event_id FROM event_drafts WHERE document_id = ?", [document_id])
-        }
-        self.db.execute("DELETE FROM event_drafts WHERE document_id = ?", [document_id])
-        for eid, d in drafts.items():
-            self.db.execute(
-                "INSERT INTO event_drafts(document_id, event_id, rule, draft) VALUES (?, ?, ?, ?)",
-                [
+    def replace_drafts(self, documents: Sequence[tuple[int, str, Mapping[str, Draft]]]) -> set[str]:
+        """Put new drafts in place of these documents' drafts, each document given as (its id, its
+        identity, its drafts by event id); the event ids they had before. Runs inside the caller's
+        transaction."""
+        old: set[str] = set()
+        for chunk in _chunks(document_id for document_id, _, _ in documents):
+            where = f"WHERE document_id IN ({_marks(chunk)})"
+            had = {r[0] for r in self.db.execute(f"SELECT event_id FROM event_drafts {where}", chunk)}
+            if had:  # (new documents have none: a look is cheaper than a DELETE ... RETURNING)
+                self.db.execute(f"DELETE FROM event_drafts {where}", chunk)
+            old |= had
+        self.db.conn.executemany(
+            "INSERT INTO event_drafts(document_id, event_id, rule, draft) VALUES (?, ?, ?, ?)",
+            [
+                (
                     document_id,
                     eid,
                     d.rule,
                     json.dumps({**d.as_dict(), "identity": identity}, ensure_ascii=False),
-                ],
-            )
+                )
+                for document_id, identity, drafts in documents
+                for eid, d in drafts.items()
+            ],
+        )
         return old
 
     def clear_drafts(self) -> None:
         """Forget every draft (every document is about to be classified again)."""
         self.db.execute("DELETE FROM event_drafts")
 
-    def drafts_of(self, event_id: str) -> list[StoredDraft]:
-        """An event's drafts, by date of issue of their documents (then document id)."""
-        rows = self.db.execute(
-            """SELECT e.draft, d.id, d.title, d.doc_number, json_extract(d.meta, '$.citation') FROM event_drafts e
-               JOIN documents d ON d.id = e.document_id WHERE e.event_id = ? ORDER BY d.published, d.id""",
-            [event_id],
-        ).fetchall()
-        out = []
-        for draft, doc_id, title, number, citation in rows:
-            d = json.loads(draft)
-            out.append(
-                StoredDraft(
-                    document_id=doc_id,
-                    document_title=title,
-                    document_number=number,
-                    identity=d["identity"],
-                    action=d["action"],
-                    jurisdiction=d["jurisdiction"],
-                    announced=d["announced"],
-                    effective=d["effective"],
-                    expires=d["expires"],
-                    minerals=d["minerals"] or [],
-                    items=d["items"] or [],
-                    targets=d["targets"] or [],
-                    refers_to=d["refers_to"] or [],
-                    rule=d["rule"],
-                    severity=d["severity"],
-                    trigger=d["trigger"],
-                    amount=d.get("amount"),
-                    recipient=d.get("recipient"),
-                    citation=citation if isinstance(citation, str) else None,
-                )
+    def drafts_of(self, event_ids: Iterable[str]) -> dict[str, list[StoredDraft]]:
+        """The drafts of these events by event id (an event without drafts left out), each event's
+        by date of issue of their documents (then document id)."""
+        out: dict[str, list[StoredDraft]] = {}
+        for chunk in _chunks(event_ids):
+            rows = self.db.execute(
+                "SELECT e.event_id, e.draft, d.id, d.title, d.doc_number, json_extract(d.meta, '$.citation')"
+                " FROM event_drafts e JOIN documents d ON d.id = e.document_id"
+                f" WHERE e.event_id IN ({_marks(chunk)}) ORDER BY d.published, d.id",
+                chunk,
             )
+            for event_id, draft, doc_id, title, number, citation in rows:
+                d = json.loads(draft)
+                out.setdefault(event_id, []).append(
+                    StoredDraft(
+                        document_id=doc_id,
+                        document_title=title,
+                        document_number=number,
+                        identity=d["identity"],
+                        action=d["action"],
+                        jurisdiction=d["jurisdiction"],
+                        announced=d["announced"],
+                        effective=d["effective"],
+                        expires=d["expires"],
+                        minerals=d["minerals"] or [],
+                        items=d["items"] or [],
+                        targets=d["targets"] or [],
+                        refers_to=d["refers_to"] or [],
+                        rule=d["rule"],
+                        severity=d["severity"],
+                        trigger=d["trigger"],
+                        amount=d.get("amount"),
+                        recipient=d.get("recipient"),
+                        citation=citation if isinstance(citation, str) else None,
+                    )
+                )
         return out
-
-    def draft_action(self, event_id: str) -> str | None:
-        """The action of one of an event's drafts (they all share it); None when it has none."""
-        row = self.db.execute(
-            "SELECT draft FROM event_drafts WHERE event_id = ? LIMIT 1", [event_id]
-        ).fetchone()
-        return None if row is None else str(json.loads(row[0])["action"])
 
     # --- events --------------------------------------------------------------------------------
 
@@ -306,12 +311,16 @@ class EventTables(Database):
         """Every event, in no particular order."""
         return [_stored_event(r) for r in self.db.execute(_SELECT_EVENTS)]
 
-    def save_event(self, event: MergedEvent) -> None:
+    def save_event(self, event: MergedEvent, *, stored: bool = True) -> None:
         """Write a merged event, its minerals and its references. `updated_at` moves only when its
-        minerals, action, effective date or expiry change. Runs inside the caller's transaction."""
-        self.db.execute("DELETE FROM event_minerals WHERE event_id = ?", [event.id])
-        self.db.execute("DELETE FROM event_refs WHERE event_id = ?", [event.id])
-        self.db.execute("DELETE FROM event_aliases WHERE event_id = ?", [event.id])
+        minerals, action, effective date or expiry change. With `stored` false (no event
+        `event.id` is stored) there are no minerals, references or aliases of it to replace: the
+        foreign keys allow them only beside their event, and `delete_event` takes them with it.
+        Runs inside the caller's transaction."""
+        if stored:
+            self.db.execute("DELETE FROM event_minerals WHERE event_id = ?", [event.id])
+            self.db.execute("DELETE FROM event_refs WHERE event_id = ?", [event.id])
+            self.db.execute("DELETE FROM event_aliases WHERE event_id = ?", [event.id])
         values = {column: getattr(event, column) for column in EVENT_COLUMNS[:-2]}
         values.update({k: json.dumps(values[k], ensure_ascii=False) for k in LISTS})
         values.update(minerals_from_refs=int(event.minerals_from_refs), now=now_iso())
@@ -335,16 +344,21 @@ class EventTables(Database):
                        THEN events.updated_at ELSE excluded.updated_at END""",
             values,
         )
-        for m in event.minerals:
-            self.db.execute(
+        conn = self.db.conn
+        if event.minerals:
+            conn.executemany(
                 "INSERT OR IGNORE INTO event_minerals(event_id, mineral, announced) VALUES (?, ?, ?)",
-                [event.id, m, event.announced],
+                [(event.id, m, event.announced) for m in event.minerals],
             )
-        for ref in event.refers_to:
-            self.db.execute("INSERT OR IGNORE INTO event_refs(event_id, ref) VALUES (?, ?)", [event.id, ref])
-        for alias in event.aliases:
-            self.db.execute(
-                "INSERT OR IGNORE INTO event_aliases(alias, event_id) VALUES (?, ?)", [alias, event.id]
+        if event.refers_to:
+            conn.executemany(
+                "INSERT OR IGNORE INTO event_refs(event_id, ref) VALUES (?, ?)",
+                [(event.id, ref) for ref in event.refers_to],
+            )
+        if event.aliases:
+            conn.executemany(
+                "INSERT OR IGNORE INTO event_aliases(alias, event_id) VALUES (?, ?)",
+                [(alias, event.id) for alias in event.aliases],
             )
 
     def delete_event(self, event_id: str) -> None:
@@ -497,12 +511,17 @@ class EventTables(Database):
 
     # --- list versions, as classification compares them ----------------------------------------
 
-    def list_version_of(self, document_id: int) -> StoredListVersion | None:
-        """The newest list version a document states, if it states one."""
-        row = self.db.execute(
-            _SELECT_LIST_VERSIONS + " WHERE document_id = ? ORDER BY id DESC LIMIT 1", [document_id]
-        ).fetchone()
-        return None if row is None else _list_version(row)
+    def list_versions_of(self, document_ids: Iterable[int]) -> dict[int, StoredListVersion]:
+        """The newest list version each of these documents states, by document id (a document
+        that states none left out)."""
+        out: dict[int, StoredListVersion] = {}
+        for chunk in _chunks(document_ids):
+            rows = self.db.execute(
+                _SELECT_LIST_VERSIONS + f" WHERE document_id IN ({_marks(chunk)}) ORDER BY id", chunk
+            )
+            for row in rows:  # by id: a document's newest version comes last
+                out[int(row[3])] = _list_version(row)
+        return out
 
     def list_version_before(self, current: StoredListVersion) -> StoredListVersion | None:
         """The list before `current`: its source's version with the latest date before it (the
