@@ -150,8 +150,9 @@ class Classifier:
         timeouts: list[PatternTimeout] = []
         ids = list(dict.fromkeys(doc_ids))
         versions = store.list_versions_of(ids)
+        docs = store.stored_documents(ids)
         for doc_id in ids:
-            doc = store.stored_document(doc_id)
+            doc = docs.get(doc_id)
             if doc is None:
                 continue
             version = versions.get(doc_id)
@@ -230,8 +231,7 @@ def _store_drafts(store: Store, plans: list[Plan]) -> set[str]:
     """Replace these documents' drafts (inside the caller's transaction), all together; the event
     ids touched: those the documents had and have, those of the events that refer to their
     numbers, and with a control, those of the events that cite it by title or citation."""
-    for doc, _, _ in plans:
-        store.clear_unclassified(doc.id)
+    store.clear_unclassified_of([doc.id for doc, _, _ in plans])
     touched = store.replace_drafts([(doc.id, ident, new) for doc, ident, new in plans])
     keys: list[str] = []
     for doc, _, new in plans:
