@@ -11,17 +11,22 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, timedelta
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
 from tracker.errors import ParseError
-from tracker.safe import web_url as web_url  # where the sources have always found it
+
+# where the sources have always found them
+from tracker.htmltext import PARSER as PARSER
+from tracker.htmltext import element_text as element_text
+from tracker.htmltext import html_fragment_text as html_fragment_text
+from tracker.htmltext import is_tag as is_tag
+from tracker.htmltext import soup as soup
+from tracker.safe import web_url as web_url
 
 if TYPE_CHECKING:
-    from bs4 import BeautifulSoup, Tag
+    pass
 
 log = logging.getLogger(__name__)
-
-PARSER = "lxml"  # pinned so fixtures give the same tree everywhere
 
 # gb2312/gbk labels are routinely applied to pages holding GBK-only or GB18030 characters
 _CHARSET_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030"}
@@ -82,92 +87,6 @@ def decode_bytes(content: bytes, content_type: str | None = None) -> str:
     if best is not None and best.encoding:
         return content.decode(_codec(best.encoding) or best.encoding, errors="replace")
     return content.decode("utf-8", errors="replace")
-
-
-def is_tag(node: object) -> TypeGuard[Tag]:
-    """True when `node` is an element (bs4's Tag), not text, a comment or None."""
-    from bs4 import Tag
-
-    return isinstance(node, Tag)
-
-
-def soup(html: str) -> BeautifulSoup:
-    """Parse already-decoded HTML (never bytes: lxml drops GBK pages it cannot decode)."""
-    from bs4 import BeautifulSoup  # deferred, like every bs4 import: a re-poll parses nothing
-
-    return BeautifulSoup(html, PARSER)
-
-
-_BLOCK = {
-    "p",
-    "div",
-    "li",
-    "ul",
-    "ol",
-    "br",
-    "tr",
-    "table",
-    "section",
-    "article",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "blockquote",
-    "pre",
-    "dd",
-    "dt",
-    "dl",
-    "header",
-    "footer",
-    "figure",
-    "figcaption",
-    "hr",
-    "main",
-    "aside",
-    "nav",
-    "td",
-    "th",
-}
-_SKIP = {"script", "style", "noscript", "template", "iframe", "svg", "button", "form"}
-_SPACES = re.compile(r"[ \t\u00a0\u3000\r\f\v]+")
-
-
-def element_text(node: Tag | None) -> str:
-    """Readable text of an element: one line per block element, spaces collapsed, blank lines dropped."""
-    if node is None:
-        return ""
-    from bs4 import Tag
-    from bs4.element import Comment, Declaration, Doctype, NavigableString, ProcessingInstruction
-
-    parts: list[str] = []
-    # an explicit stack, not recursion: a page nested 100,000 elements deep is still only a page
-    stack: list[object] = list(reversed(list(node.children)))
-    while stack:
-        child = stack.pop()
-        if isinstance(child, str) and not isinstance(child, NavigableString):
-            parts.append(child)  # the line break closing a block element
-        elif isinstance(child, (Comment, Declaration, Doctype, ProcessingInstruction)):
-            continue
-        elif isinstance(child, NavigableString):
-            # a line break in the source is only white space; blocks and <br> break lines
-            parts.append(str(child).replace("\r", " ").replace("\n", " "))
-        elif isinstance(child, Tag) and child.name not in _SKIP:
-            block = child.name in _BLOCK
-            if block:
-                parts.append("\n")
-                stack.append("\n")
-            stack.extend(reversed(list(child.children)))
-    lines = (_SPACES.sub(" ", line).strip() for line in "".join(parts).split("\n"))
-    return "\n".join(line for line in lines if line)
-
-
-def html_fragment_text(html: str) -> str:
-    """Text of an HTML fragment (a feed item's body)."""
-    node = soup(f"<div>{html}</div>").find("div")
-    return element_text(node if is_tag(node) else None)
 
 
 def collapse(text: str) -> str:

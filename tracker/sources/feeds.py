@@ -1,4 +1,5 @@
-"""RSS/Atom feeds (feedparser over bytes we fetched ourselves), generic and WordPress."""
+"""RSS/Atom feeds (feedparser over bytes we fetched ourselves, plain RSS 2.0 read as feedparser
+reads it without it), generic and WordPress."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from tracker.http import Response
 from tracker.models import Document, guid_key, sha256
 from tracker.settings import KindSettings, SourceConfig, known_timezone
 from tracker.sources.base import UNSAFE_LINK, Item, ListSource, Page
+from tracker.sources.rss_plain import plain_rss_entries
 from tracker.textutil import (
     collapse,
     decode_bytes,
@@ -29,6 +31,9 @@ from tracker.textutil import (
     soup,
     web_url,
 )
+
+if TYPE_CHECKING:
+    pass
 
 _FR_LINK = re.compile(r"federalregister\.gov/(?:documents|d)/(?:\d{4}/\d{2}/\d{2}/)?(\d{4}-\d{4,6})\b")
 _WP_FOOTER = re.compile(r"\n?The post .{1,400}? appeared first on .{1,200}?\.?\s*$", re.S)
@@ -60,7 +65,7 @@ FeedSettingsT = TypeVar("FeedSettingsT", bound=FeedSettings, covariant=True)
 
 
 class FeedSource(ListSource[FeedSettingsT]):
-    """What the feed kinds share: entries read with feedparser, each a document keyed by its
+    """What the feed kinds share: entries read as feedparser reads them, each a document keyed by its
     guid/id, its body from content:encoded, else the description, else (optionally) the linked
     page. No kind of its own: `rss` and `wordpress-rss` are built on it."""
 
@@ -68,24 +73,10 @@ class FeedSource(ListSource[FeedSettingsT]):
     entries_hold_documents = True  # an entry is fetched only when it must be followed
 
     def parse_page(self, resp: Response, url: str, page_no: int) -> Page:
-        import feedparser  # deferred: a re-poll answered 304 parses nothing
-
-        # no sanitising and no link rewriting by feedparser: bodies become plain text here
-        # (html_fragment_text drops scripts, styles and markup) and are always escaped on output,
-        # so both were work thrown away (a third of the parse)
-        parsed = feedparser.parse(
-            resp.content,
-            response_headers={"content-type": resp.content_type or ""},
-            sanitize_html=False,
-            resolve_relative_uris=False,
-        )
-        if not parsed.entries:
-            if parsed.bozo:
-                reason = getattr(parsed, "bozo_exception", None) or "not a feed"
-                raise ParseError(f"not a readable feed: {reason}", url=url)
-            if not parsed.get("version"):
-                raise ParseError("not an RSS or Atom feed", url=url)
-        items = [self._item(e, url, resp.content) for e in parsed.entries]
+        entries = plain_rss_entries(resp.content, resp.content_type)
+        if entries is None:
+            entries = _feedparser_entries(resp, url)
+        items = [self._item(e, url, resp.content) for e in entries]
         return Page(items=[i for i in items if i is not None])
 
     def _item(self, entry: Any, feed_url: str, raw: bytes) -> Item | None:
@@ -270,6 +261,29 @@ class WordPressRssSource(FeedSource[WordPressSettings]):
 
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def _feedparser_entries(resp: Response, url: str) -> list[Any]:
+    """The entries of a feed in any format feedparser reads; ParseError for none in what is no feed."""
+    import feedparser  # deferred: a re-poll answered 304 parses nothing, and most feeds are plain
+
+    # no sanitising and no link rewriting by feedparser: bodies become plain text here
+    # (html_fragment_text drops scripts, styles and markup) and are always escaped on output,
+    # so both were work thrown away (a third of the parse)
+    parsed = feedparser.parse(
+        resp.content,
+        response_headers={"content-type": resp.content_type or ""},
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
+    if not parsed.entries:
+        if parsed.bozo:
+            reason = getattr(parsed, "bozo_exception", None) or "not a feed"
+            raise ParseError(f"not a readable feed: {reason}", url=url)
+        if not parsed.get("version"):
+            raise ParseError("not an RSS or Atom feed", url=url)
+    entries: list[Any] = parsed.entries
+    return entries
 
 
 def _check_timezone(tz: str, config: SourceConfig, file: str) -> None:

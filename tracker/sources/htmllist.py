@@ -111,7 +111,10 @@ class HtmlListSource(ListSource[HtmlListSettings]):
         for node in nodes:
             link_node = node.select_one(s.link) if s.link else node
             href = link_node.get("href") if is_tag(link_node) else None
-            title_node = node.select_one(s.title) if s.title else node
+            if s.title == s.link:  # both "a" by default: one search, not two
+                title_node = link_node
+            else:
+                title_node = node.select_one(s.title) if s.title else node
             title = (
                 collapse(str(title_node.get("title") or "") or title_node.get_text(" "))
                 if is_tag(title_node)
