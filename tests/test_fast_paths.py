@@ -665,3 +665,23 @@ def test_an_atom_title_with_a_script_is_escaped_in_the_timeline_page(
     assert "<script>alert(" not in page
     assert "&lt;script&gt;alert(2)&lt;/script&gt; Germanium supply framework" in page
     assert "Gallium supply framework agreement with Japan" in page
+
+
+def test_xml_chars_drops_exactly_what_xml_1_0_does_not_allow() -> None:
+    from tracker.safe import xml_chars
+
+    def allowed(c: int) -> bool:  # XML 1.0, production [2] Char
+        return (
+            c in (0x9, 0xA, 0xD) or 0x20 <= c <= 0xD7FF or 0xE000 <= c <= 0xFFFD or 0x10000 <= c <= 0x10FFFF
+        )
+
+    every = "".join(chr(c) for c in range(0x110000))
+    assert xml_chars(every) == "".join(chr(c) for c in range(0x110000) if allowed(c))
+
+
+def test_the_language_of_chinese_japanese_and_english_text() -> None:
+    from tracker.textutil import detect_language
+
+    assert detect_language("商务部 海关总署公告2025年第70号 关于对镓、锗相关物项实施出口管制的公告") == "zh"
+    assert detect_language("重要鉱物の安定供給に向けた取組について") == "ja"
+    assert detect_language("Export controls on gallium and germanium") == "en"

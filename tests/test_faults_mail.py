@@ -67,17 +67,9 @@ class Mailbox:
 
 
 @pytest.fixture(scope="session")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (the config's ca_file) and its key."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    return cert, key
+def tls(tls_cert: tuple[Path, Path]) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (the config's ca_file) and its key (conftest's)."""
+    return tls_cert
 
 
 def start_smtp(

@@ -5,7 +5,6 @@ tracker.transport's."""
 
 from __future__ import annotations
 
-import email.utils
 import threading
 import time
 import zlib
@@ -290,6 +289,8 @@ def _retry_after(value: str | None) -> float | None:
     if value.strip().isdigit():
         return float(value)
     try:
+        import email.utils  # deferred: only a Retry-After date needs it
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None

@@ -7,7 +7,6 @@ import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -297,6 +296,8 @@ def _local_date(raw: str | None, tz: str) -> date | None:
     if not raw or not tz:
         return None
     try:
+        from email.utils import parsedate_to_datetime  # deferred: a re-poll reads no dates
+
         stamp = parsedate_to_datetime(raw)
         if stamp.tzinfo is None:  # RFC 822 "-0000": UTC, the sender's zone unknown
             stamp = stamp.replace(tzinfo=UTC)
