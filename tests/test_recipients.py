@@ -11,6 +11,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -345,7 +346,11 @@ def test_run_once_prints_the_counts_the_database_bears_out(
     inbox, port = smtp
     db_path = tmp_path / "t.db"
     cfg = tmp_path / "tracker.toml"
+    # the daily warnings are due from 00:05 local time: in the first minutes of a UTC day, the
+    # config's zone is one an hour behind, so that both jobs are due whenever the test runs
+    zone = "Etc/GMT+1" if datetime.now(UTC).time() < time(0, 15) else "UTC"
     cfg.write_text(
+        f'timezone = "{zone}"\n'
         f'[fetch]\nhost_delay = 0.0\nretries = 0\ntimeout = 5.0\n[database]\npath = "{db_path}"\n'
         f'[sources.mofcom]\nurl = "{site.base_url}{LIST}"\n' + OTHERS + '[digest]\ntime = "00:00"\n'
         f'[smtp]\nhost = "127.0.0.1"\nport = {port}\ntimeout = 5.0\n[[recipients]]\nemail = "a@example.org"\n',
