@@ -54,6 +54,7 @@ class WireError(Exception):
     def __init__(self, kind: str, detail: str):
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
+        self.detail = detail
         # a protocol error of ours (a header value no request may carry) will fail again as it is
         self.retryable = kind != "LocalProtocolError"
 
@@ -163,35 +164,45 @@ def _shown(url: str) -> str:
 
 
 class Proxies:
-    """The proxies of the environment (read once, when the transport is made)."""
+    """The proxies of the environment, read and parsed once, when the transport is made (a proxy
+    URL that cannot serve is kept as its error, raised by each request that would use it)."""
 
     def __init__(self, environ: Mapping[str, str]):
         def var(name: str) -> str:
             return (environ.get(name) or environ.get(name.upper()) or "").strip()
 
-        self._urls = {scheme: var(f"{scheme}_proxy") or var("all_proxy") for scheme in DEFAULT_PORTS}
-        self._bypass = [h.strip().lower() for h in var("no_proxy").split(",") if h.strip()]
+        self._proxies: dict[str, Proxy | WireError | None] = {}
+        for scheme in DEFAULT_PORTS:
+            url = var(f"{scheme}_proxy") or var("all_proxy")
+            try:
+                self._proxies[scheme] = Proxy.of(url) if url else None
+            except WireError as exc:
+                self._proxies[scheme] = exc
+        self._bypass = [_bypass_name(h) for h in var("no_proxy").lower().split(",") if h.strip()]
 
     def for_target(self, target: Target) -> Proxy | None:
         """The proxy `target` goes through, or None for a direct connection."""
-        url = self._urls[target.scheme]
-        if not url or self._bypassed(target.host):
+        proxy = self._proxies[target.scheme]
+        if proxy is None or self._bypassed(target.host):
             return None
-        return Proxy.of(url)
+        if isinstance(proxy, WireError):
+            raise WireError(proxy.kind, proxy.detail)  # a new one each time: no shared traceback
+        return proxy
 
     def _bypassed(self, host: str) -> bool:
-        for entry in self._bypass:
-            if entry == "*":
-                return True
-            name = entry
-            if name.startswith("["):  # [::1] or [::1]:8080
-                name = name[1:].split("]", 1)[0]
-            elif name.count(":") == 1:  # host:port
-                name = name.split(":", 1)[0]
-            name = name.lstrip("*").lstrip(".")
-            if host == name or host.endswith("." + name):
-                return True
-        return False
+        return any(name == "*" or host == name or host.endswith("." + name) for name in self._bypass)
+
+
+def _bypass_name(entry: str) -> str:
+    """The host or domain of a no_proxy entry: without its port, brackets or leading '*.'."""
+    name = entry.strip()
+    if name == "*":
+        return name
+    if name.startswith("["):  # [::1] or [::1]:8080
+        name = name[1:].split("]", 1)[0]
+    elif name.count(":") == 1:  # host:port
+        name = name.split(":", 1)[0]
+    return name.lstrip("*").lstrip(".")
 
 
 class Connection:
