@@ -1,6 +1,6 @@
 """The wiring: a `Tracker` holds one configuration and what it loads once (the rule set and its
 classifier, the vocabulary, the templates, each recipient's resolved filters), the way urlwatch's
-`Urlwatch` or an httpx `Client` holds theirs. The CLI's Context and the scheduler each make one,
+`Urlwatch` or an HTTP client holds theirs. The CLI's Context and the scheduler each make one,
 and pass it to the stages that need more than the configuration; nothing is reloaded per
 recipient, per digest or per command. `tracker.pipeline` runs the stages in order on it."""
 
